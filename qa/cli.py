@@ -1,0 +1,140 @@
+"""The `qa` command line: build the index, search it. Errors become one-line messages and exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+
+import qa
+from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, Settings
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    try:
+        return args.run(args)
+    except qa.QAError as exc:
+        if args.debug:
+            raise
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qa", description="Question answering over news articles, Arabic first.")
+    parser.add_argument("--version", action="version", version=f"qa {qa.__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    index_default = os.environ.get("QA_INDEX", DEFAULT_INDEX_DIR)
+
+    build = commands.add_parser("build", help="(re)build the index of articles", description="Build or rebuild the index.")
+    build.add_argument("sources", nargs="*", help=f"article files, folders or .jsonl(.gz) files (default: {' '.join(DEFAULT_SOURCES)})")
+    build.add_argument("--out", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
+    build.add_argument("--model", default=os.environ.get("QA_MODEL", Settings.model), help="sentence-transformers model name or folder (default: %(default)s)")
+    build.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens, help="passage window in model tokens (default: %(default)s)")
+    build.add_argument("--overlap", type=int, default=Settings.overlap_sentences, help="sentences repeated between passages (default: %(default)s)")
+    build.add_argument("--batch-size", type=int, default=Settings.batch_size, help="passages per embedding batch (default: %(default)s)")
+    build.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=Settings.precision, help="embedding precision (default: %(default)s: bf16 where the CPU supports it)")
+    build.add_argument("--strict", action="store_true", help="stop at the first bad input instead of skipping it")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    build.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    build.set_defaults(run=_build)
+
+    search = commands.add_parser("search", help="find the passages that answer a question", description="Search the index.")
+    search.add_argument("question")
+    search.add_argument("-k", type=int, default=Settings.top_k, help="number of passages (default: %(default)s)")
+    search.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
+    search.add_argument("--json", action="store_true", help="one JSON object per hit, one per line")
+    search.set_defaults(run=_search)
+    return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings(
+            model=args.model, chunk_tokens=args.chunk_tokens, overlap_sentences=args.overlap,
+            batch_size=args.batch_size, precision=args.precision,
+        )
+    except ValueError as exc:
+        print(f"qa build: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    sources = args.sources or [s for s in DEFAULT_SOURCES if Path(s).exists()]
+    if not sources:
+        print(f"qa build: error: no sources given and no {'/'.join(DEFAULT_SOURCES)} folder here", file=sys.stderr)
+        return EXIT_USAGE
+    bar = None if args.quiet or args.json else _ProgressBar()
+    try:
+        report = qa.build_index(sources, args.out, settings=settings, strict=args.strict, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    summary = {
+        "index": str(report.path), "articles": report.articles, "passages": report.passages,
+        "embedded": report.embedded, "reused": report.reused, "tokens": report.tokens,
+        "seconds": round(report.seconds, 2), "skipped": [str(s) for s in report.skipped],
+    }
+    if args.json:
+        print(json.dumps(summary, ensure_ascii=False))
+        return EXIT_OK
+    for skipped in report.skipped:
+        print(f"skipped {skipped}", file=sys.stderr)
+    print(
+        f"indexed {report.articles} articles, {report.passages} passages "
+        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s -> {report.path}"
+        + (f"; skipped {len(report.skipped)} input(s), listed above" if report.skipped else "")
+    )
+    return EXIT_OK
+
+
+def _search(args: argparse.Namespace) -> int:
+    retriever = qa.Retriever.load(args.index)
+    hits = retriever.search(args.question, k=args.k)
+    for rank, hit in enumerate(hits, start=1):
+        if args.json:
+            print(json.dumps({"rank": rank, **asdict(hit)}, ensure_ascii=False))
+            continue
+        meta = " · ".join(x for x in (hit.site, hit.agency, hit.published) if x)
+        print(f"[{rank}] {hit.score:.3f}  {hit.title}" + (f"  ({meta})" if meta else ""))
+        print(f"    {hit.text}\n")
+    if not hits and not args.json:
+        print("no passages found")
+    return EXIT_OK
+
+
+class _ProgressBar:
+    """Renders build progress on stderr with tqdm: articles, passages, embeddings per second."""
+
+    def __init__(self) -> None:
+        from tqdm import tqdm
+
+        self._bar = tqdm(unit=" articles", file=sys.stderr, dynamic_ncols=True)
+
+    def __call__(self, progress: qa.build.BuildProgress) -> None:  # type: ignore[name-defined]
+        self._bar.update(progress.articles - self._bar.n)
+        rate = progress.embedded / progress.seconds if progress.seconds else 0.0
+        self._bar.set_postfix_str(
+            f"{progress.passages} passages, {progress.embedded} embedded ({rate:.0f}/s), {progress.reused} reused"
+            + (f", {progress.skipped} skipped" if progress.skipped else ""),
+            refresh=False,
+        )
+
+    def close(self) -> None:
+        self._bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

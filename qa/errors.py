@@ -1,0 +1,43 @@
+"""Exceptions raised by the library; the CLI and the app turn them into messages."""
+
+from __future__ import annotations
+
+
+class QAError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class InputError(QAError):
+    """An article source cannot be read or parsed."""
+
+
+class DuplicateArticleError(InputError):
+    """Two articles share one id."""
+
+
+class ModelError(QAError):
+    """The embedding model cannot be found, materialized or loaded."""
+
+
+class IndexStoreError(QAError):
+    """The index on disk is missing, damaged or incompatible."""
+
+
+class IndexMissingError(IndexStoreError):
+    """No index has been built at the given place."""
+
+
+class IndexMismatchError(IndexStoreError):
+    """The index was built with another model or other settings."""
+
+
+class IndexCorruptError(IndexStoreError):
+    """A file of the index does not match the checksum in its manifest."""
+
+
+class QueryError(QAError):
+    """A question or search option is not acceptable."""
+
+
+class SettingsError(QAError, ValueError):
+    """A setting or argument has a value outside its valid range."""

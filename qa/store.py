@@ -1,0 +1,282 @@
+"""The on-disk layout of an index: generation folders, the manifest, checksums and the SQLite passage store."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from qa.config import INDEX_FORMAT
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.records import Article, Passage
+
+CURRENT = "CURRENT"
+MANIFEST = "manifest.json"
+STORE = "store.sqlite"
+_GEN_PREFIX = "gen-"
+_TMP_PREFIX = ".tmp-"
+REBUILD_HINT = "rebuild it with `qa build SOURCES --out {out}`"
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------- generations
+
+def current_generation(out: Path) -> Path | None:
+    """The folder the CURRENT pointer of `out` names, or None when there is none."""
+    pointer = out / CURRENT
+    if not pointer.is_file():
+        return None
+    name = pointer.read_text(encoding="utf-8").strip()
+    if not name.startswith(_GEN_PREFIX) or "/" in name or "\\" in name:
+        raise IndexCorruptError(f"{pointer} names {name!r}, not an index generation; {REBUILD_HINT.format(out=out)}")
+    return out / name
+
+
+def new_generation(out: Path) -> Path:
+    """Make an empty temporary folder inside `out` for a build to fill."""
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = out / f"{_TMP_PREFIX}{_GEN_PREFIX}{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    return tmp
+
+
+def publish_generation(out: Path, tmp: Path) -> Path:
+    """Make the finished build in `tmp` the current index, atomically.
+
+    The folder is renamed to its final name, then the CURRENT pointer is
+    replaced with `os.replace`: a crash at any moment leaves either the old or
+    the new index current, both complete. Older generations are removed.
+    """
+    final = out / tmp.name[len(_TMP_PREFIX):]
+    _fsync_tree(tmp)
+    os.rename(tmp, final)
+    pointer_tmp = out / f"{_TMP_PREFIX}{CURRENT}-{uuid.uuid4().hex[:8]}"
+    with open(pointer_tmp, "w", encoding="utf-8") as stream:
+        stream.write(final.name + "\n")
+        stream.flush()
+        os.fsync(stream.fileno())
+    os.replace(pointer_tmp, out / CURRENT)
+    _fsync_dir(out)
+    for entry in out.iterdir():
+        if entry != final and entry.is_dir() and entry.name.startswith(_GEN_PREFIX):
+            shutil.rmtree(entry, ignore_errors=True)
+    return final
+
+
+def remove_stale_builds(out: Path) -> None:
+    """Delete temporary folders left by builds that crashed."""
+    if not out.is_dir():
+        return
+    for entry in out.iterdir():
+        if entry.name.startswith(_TMP_PREFIX):
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for entry in folder.iterdir():
+        if entry.is_file():
+            fd = os.open(entry, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+    _fsync_dir(folder)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- manifest
+
+def write_manifest(folder: Path, manifest: dict[str, Any], files: Iterable[str]) -> dict[str, Any]:
+    """Write manifest.json with the size and sha256 of each of `files`."""
+    manifest = dict(manifest)
+    manifest["format"] = INDEX_FORMAT
+    manifest["files"] = {
+        name: {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)} for name in files
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    return manifest
+
+
+def open_generation(out: Path, *, verify: bool = True) -> tuple[Path, dict[str, Any]]:
+    """Find the current index of `out`, read its manifest and check its files.
+
+    Raises:
+        IndexMissingError: nothing has been built at `out`.
+        IndexMismatchError: the index was written in another format.
+        IndexCorruptError: the manifest is missing or unreadable, or a file
+            is missing or does not match its checksum.
+    """
+    hint = REBUILD_HINT.format(out=out)
+    folder = current_generation(out)
+    if folder is None:
+        if out.is_dir() and (out / MANIFEST).exists():
+            raise IndexMismatchError(f"{out} holds an index in an older format; {hint}")
+        raise IndexMissingError(f"no index at {out}; build one with `qa build SOURCES --out {out}`")
+    path = folder / MANIFEST
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(f"{path} is missing; {hint}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise IndexCorruptError(f"{path} cannot be read ({exc}); {hint}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise IndexCorruptError(f"{path} is not an index manifest; {hint}")
+    if manifest.get("format") != INDEX_FORMAT:
+        raise IndexMismatchError(
+            f"{out} was written in index format {manifest.get('format')!r}, this version reads {INDEX_FORMAT}; {hint}"
+        )
+    for name, expected in manifest["files"].items():
+        file = folder / name
+        if not file.is_file():
+            raise IndexCorruptError(f"{file} is missing; {hint}")
+        if file.stat().st_size != expected.get("bytes"):
+            raise IndexCorruptError(f"{file} has {file.stat().st_size} bytes, the manifest says {expected.get('bytes')}; {hint}")
+        if verify and file_sha256(file) != expected.get("sha256"):
+            raise IndexCorruptError(f"{file} does not match its checksum in the manifest (damaged?); {hint}")
+    return folder, manifest
+
+
+# ---------------------------------------------------------------- passage store
+
+_SCHEMA = """
+CREATE TABLE articles (
+    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, title TEXT NOT NULL, text TEXT NOT NULL,
+    origin TEXT NOT NULL, site TEXT, agency TEXT, published TEXT, url TEXT, category TEXT,
+    author TEXT, summary TEXT, sha256 TEXT NOT NULL
+);
+CREATE TABLE passages (
+    rowid INTEGER PRIMARY KEY, id TEXT UNIQUE NOT NULL, article INTEGER NOT NULL REFERENCES articles(rowid),
+    ordinal INTEGER NOT NULL, start INTEGER NOT NULL, "end" INTEGER NOT NULL, sha256 TEXT NOT NULL
+);
+"""
+_ARTICLE_FIELDS = ("id", "title", "text", "origin", "site", "agency", "published", "url", "category", "author", "summary")
+
+
+@dataclass(frozen=True)
+class StoredPassage:
+    """A passage row joined with its article."""
+
+    row: int
+    passage: Passage
+    article: Article
+
+
+class PassageStore:
+    """Articles and passages in one SQLite file; passage row i is vector i of the FAISS index."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._db = connection
+        self._next_row = 0
+
+    @classmethod
+    def create(cls, path: Path) -> PassageStore:
+        db = sqlite3.connect(path)
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        return cls(db)
+
+    @classmethod
+    def open(cls, path: Path) -> PassageStore:
+        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        return cls(db)
+
+    def add(self, article: Article, passages: list[Passage], hashes: list[str]) -> None:
+        """Append one article and its passages; rows must be added in vector order."""
+        cursor = self._db.execute(
+            f"INSERT INTO articles ({','.join(_ARTICLE_FIELDS)}, sha256) VALUES ({','.join('?' * (len(_ARTICLE_FIELDS) + 1))})",
+            [*(getattr(article, f) for f in _ARTICLE_FIELDS), article_sha256(article)],
+        )
+        article_row = cursor.lastrowid
+        self._db.executemany(
+            'INSERT INTO passages (rowid, id, article, ordinal, start, "end", sha256) VALUES (?,?,?,?,?,?,?)',
+            [(self._next_row + i, p.id, article_row, p.ordinal, p.start, p.end, h) for i, (p, h) in enumerate(zip(passages, hashes))],
+        )
+        self._next_row += len(passages)
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+    def count(self) -> tuple[int, int]:
+        articles = self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
+        passages = self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
+        return articles, passages
+
+    def rows_by_hash(self) -> dict[str, int]:
+        """Map the sha256 of each passage's embedded text to its vector row."""
+        return dict(self._db.execute("SELECT sha256, rowid FROM passages"))
+
+    def corpus_sha256(self) -> str:
+        digest = hashlib.sha256()
+        for article_id, sha in self._db.execute("SELECT id, sha256 FROM articles ORDER BY id"):
+            digest.update(f"{article_id}\t{sha}\n".encode())
+        return digest.hexdigest()
+
+    def get(self, rows: Iterable[int]) -> list[StoredPassage]:
+        """The passages at these vector rows, in the order asked."""
+        rows = [int(r) for r in rows]
+        if not rows:
+            return []
+        found = {}
+        query = (
+            f'SELECT p.rowid, p.id, p.ordinal, p.start, p."end", {",".join("a." + f for f in _ARTICLE_FIELDS)} '
+            f"FROM passages p JOIN articles a ON a.rowid = p.article WHERE p.rowid IN ({','.join('?' * len(rows))})"
+        )
+        for row in self._db.execute(query, rows):
+            article = Article(**dict(zip(_ARTICLE_FIELDS, row[5:])))
+            start, end = row[3], row[4]
+            body = article.text[start:end]
+            passage = Passage(
+                id=row[1], article_id=article.id, ordinal=row[2], start=start, end=end, text=body,
+                embed_text=f"{article.title}\n{body}" if article.title else body,
+            )
+            found[row[0]] = StoredPassage(row=row[0], passage=passage, article=article)
+        return [found[r] for r in rows if r in found]
+
+    def article(self, article_id: str) -> Article | None:
+        row = self._db.execute(f"SELECT {','.join(_ARTICLE_FIELDS)} FROM articles WHERE id = ?", (article_id,)).fetchone()
+        return None if row is None else Article(**dict(zip(_ARTICLE_FIELDS, row)))
+
+    def iter_passages(self) -> Iterator[StoredPassage]:
+        """Every passage in vector order (for building side indexes)."""
+        last = -1
+        while True:
+            rows = [r for (r,) in self._db.execute("SELECT rowid FROM passages WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,))]
+            if not rows:
+                return
+            yield from self.get(rows)
+            last = rows[-1]
+
+
+def article_sha256(article: Article) -> str:
+    return text_sha256(json.dumps(asdict(article), ensure_ascii=False, sort_keys=True))
