@@ -18,7 +18,7 @@ _END = re.compile(r"[.!?\u061f\u061b\u2026]+[\"'\u201d\u2019\u00bb)\]]*(?=\s|$)|
 _CLAUSE = re.compile(r"[\u060c,;:\u061b]+(?=\s)")
 _SPACE = re.compile(r"\S+")
 _ABBREVIATIONS = frozenset(
-    "mr mrs ms dr prof st jr sr vs etc no inc ltd co corp gen col lt sgt rep sen gov "
+    "mr mrs ms dr prof st jr sr vs etc inc ltd co corp gen col lt sgt rep sen gov "
     "mm m mme dr pr av ap jan feb mar apr jun jul aug sep sept oct nov dec".split()
 )
 

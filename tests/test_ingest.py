@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.errors import DuplicateArticleError, InputError
+from qa.ingest import iter_articles, parse_text_article, read_articles
+
+
+def test_seed_article_is_parsed(seed_file: Path) -> None:
+    articles, skipped = read_articles([seed_file])
+    assert skipped == []
+    [article] = articles
+    assert article.id == seed_file.stem
+    assert article.title == "أولوند يقصد روسيا أملا في تحقيق تقدم بشأن سوريا"
+    assert article.site == "مصدر24"
+    assert article.agency == "رويترز"
+    assert article.origin == str(seed_file)
+    assert article.published is None
+    assert article.paragraphs[0].startswith("يقصد الرئيس الفرنسي فرانسوا أولوند موسكو يوم الخميس")
+    # The repeated headline, the source line and stray lines are not body text.
+    assert all(p != article.title for p in article.paragraphs)
+    assert "المصدر" not in article.text
+    assert all(p.strip() not in ("'", "") for p in article.paragraphs)
+    assert "\u00a0" not in article.text
+
+
+def test_parse_is_deterministic(seed_file: Path) -> None:
+    assert read_articles([seed_file])[0] == read_articles([seed_file])[0]
+
+
+def test_markdown_heading_and_no_site() -> None:
+    article = parse_text_article("# عنوان الخبر\n\nالفقرة الأولى.\n\nالفقرة الثانية.\n", article_id="x", origin="x.md")
+    assert article is not None
+    assert (article.title, article.site, article.paragraphs) == ("عنوان الخبر", None, ["الفقرة الأولى.", "الفقرة الثانية."])
+
+
+def test_folder_is_read_recursively_with_relative_ids(tmp_path: Path, seed_file: Path) -> None:
+    (tmp_path / "a" / "b").mkdir(parents=True)
+    (tmp_path / "a" / "b" / "one.txt").write_bytes(seed_file.read_bytes())
+    (tmp_path / "two.md").write_text("# Title\n\nBody text.", encoding="utf-8")
+    (tmp_path / "notes.csv").write_text("ignored", encoding="utf-8")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.txt").write_text("hidden", encoding="utf-8")
+    articles, skipped = read_articles([tmp_path])
+    assert [a.id for a in articles] == ["a/b/one", "two"]
+    assert skipped == []
+
+
+def test_bad_files_are_skipped_with_a_message_and_the_rest_is_read(tmp_path: Path, seed_file: Path) -> None:
+    (tmp_path / "good.txt").write_bytes(seed_file.read_bytes())
+    (tmp_path / "cp1256.txt").write_bytes("مرحبا بالعالم".encode("cp1256"))
+    (tmp_path / "empty.txt").write_bytes(b"")
+    (tmp_path / "blank.txt").write_bytes("\u00a0\n'\n \n".encode())
+    (tmp_path / "binary.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00")
+    articles, skipped = read_articles([tmp_path])
+    assert [a.id for a in articles] == ["good"]
+    reasons = {Path(s.origin).name: s.reason for s in skipped}
+    assert "not UTF-8" in reasons["cp1256.txt"] and "iconv" in reasons["cp1256.txt"]
+    assert "empty" in reasons["empty.txt"]
+    assert "empty" in reasons["blank.txt"]
+    assert "binary" in reasons["binary.txt"]
+
+
+def test_strict_stops_at_the_first_bad_file(tmp_path: Path) -> None:
+    (tmp_path / "bad.txt").write_bytes(b"\xff\xfe\xfa")
+    with pytest.raises(InputError, match="bad.txt: not UTF-8"):
+        read_articles([tmp_path], strict=True)
+
+
+def _jsonl(path: Path, lines: list[str], gz: bool = False) -> Path:
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+GOOD = {"id": "n1", "title": "عنوان", "text": "نص الخبر.\nفقرة ثانية.", "source": "bbc", "published": "2018-03-01T10:00:00+00:00", "category": "world"}
+
+
+@pytest.mark.parametrize("gz", [False, True])
+def test_jsonl_lines_and_their_errors(tmp_path: Path, gz: bool) -> None:
+    path = _jsonl(
+        tmp_path / ("news.jsonl.gz" if gz else "news.jsonl"),
+        [
+            json.dumps(GOOD, ensure_ascii=False),
+            "{not json",
+            json.dumps({"id": "n2", "title": "t"}),
+            json.dumps({"id": "n3", "title": "t", "text": 5}),
+            json.dumps(["a list"]),
+            json.dumps({**GOOD, "id": "n4"}, ensure_ascii=False),
+        ],
+        gz=gz,
+    )
+    articles, skipped = read_articles([path])
+    assert [a.id for a in articles] == ["n1", "n4"]
+    first = articles[0]
+    assert (first.site, first.published, first.category, first.paragraphs) == ("bbc", GOOD["published"], "world", ["نص الخبر.", "فقرة ثانية."])
+    assert first.origin == f"{path}:1"
+    assert [(s.line, s.reason.split(" (")[0]) for s in skipped] == [
+        (2, "not valid JSON"),
+        (3, "missing required field(s) text; each line needs id, title and text"),
+        (4, "field 'text' must be a string, got int"),
+        (5, "expected a JSON object, got list"),
+    ]
+    assert str(skipped[0]).startswith(f"{path}:2: ")
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path: Path) -> None:
+    data = gzip.compress(("\n".join(json.dumps({**GOOD, "id": f"n{i}"}) for i in range(200)) + "\n").encode())
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    articles, skipped = read_articles([path])
+    assert len(skipped) == 1 and "cannot read" in skipped[0].reason
+    assert 0 < len(articles) < 200
+
+
+def test_duplicate_ids_name_both_origins(tmp_path: Path) -> None:
+    a = _jsonl(tmp_path / "a.jsonl", [json.dumps(GOOD)])
+    b = _jsonl(tmp_path / "b.jsonl", [json.dumps(GOOD)])
+    with pytest.raises(DuplicateArticleError) as error:
+        list(iter_articles([a, b]))
+    assert f"{a}:1" in str(error.value) and f"{b}:1" in str(error.value)
+
+
+def test_missing_source_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="no such file or folder"):
+        read_articles([tmp_path / "nope"])
+
+
+def test_ant_corpus_schema_is_read() -> None:
+    from tests.conftest import ANT
+
+    if not ANT.exists():
+        pytest.skip("shared ANT corpus not present")
+    articles = []
+    for article in iter_articles([ANT]):
+        articles.append(article)
+        if len(articles) == 50:
+            break
+    assert all(a.title and a.text and a.published and a.site for a in articles)
