@@ -24,6 +24,7 @@ from qa.embed import Embedder
 from qa.errors import IndexStoreError, InputError, QAError
 from qa.index import INDEX_FILE, VectorIndex
 from qa.ingest import iter_articles
+from qa.lexical import LexicalIndex
 from qa.records import Article, Skipped
 from qa.store import (
     STORE,
@@ -146,8 +147,7 @@ def _previous_vectors(out: Path, embedder: Embedder) -> _Previous | None:
     if (
         model.get("fingerprint") != embedder.fingerprint
         or model.get("precision") != embedder.precision
-        or model.get("query_prompt") != embedder.query_prompt
-        or model.get("passage_prompt") != embedder.passage_prompt
+        or model.get("prompts") != {"query": embedder.query_prompt, "passage": embedder.passage_prompt}
     ):
         return None
     store = PassageStore.open(folder / STORE)
@@ -227,6 +227,12 @@ def _finish(
     index.save(tmp / INDEX_FILE)
     del vectors
     raw.unlink()
+    store = PassageStore.open(tmp / STORE)
+    try:
+        lexical = LexicalIndex.build(stored.passage.embed_text for stored in store.iter_passages())
+    finally:
+        store.close()
+    lexical_files = lexical.save(tmp)
     manifest = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": embedder.describe(),
@@ -240,7 +246,8 @@ def _finish(
         "index": {"kind": index.kind, "metric": "inner_product", "dimension": index.dimension, "size": index.size},
         "versions": _versions(),
     }
-    return write_manifest(tmp, manifest, [INDEX_FILE, STORE])
+    manifest["lexical"] = {"files": lexical_files, "size": lexical.size, **lexical.analyzer.config()}
+    return write_manifest(tmp, manifest, [INDEX_FILE, STORE, *lexical_files])
 
 
 def _versions() -> dict[str, str]:

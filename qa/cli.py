@@ -12,9 +12,10 @@ from pathlib import Path
 
 import qa
 from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, Settings
+from qa.records import Filters
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-MODES = ("dense",)
+MODES = ("hybrid", "dense", "lexical")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("-k", type=int, default=Settings.top_k, help="number of passages (default: %(default)s)")
     search.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
     search.add_argument("--json", action="store_true", help="one JSON object per hit, one per line")
+    _add_search_options(search)
     search.set_defaults(run=_search)
 
     evaluate = commands.add_parser("eval", help="measure retrieval on SQuAD-format questions", description="Index each paragraph of a SQuAD-format file as an article, ask every question, print R@1, R@5, R@10, MRR@10 and latency.")
@@ -73,6 +75,22 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="one JSON object per mode, one per line")
     evaluate.set_defaults(run=_eval)
     return parser
+
+
+def _add_search_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default: %(default)s)")
+    parser.add_argument("--source", action="append", default=[], help="keep only this site (repeat for several)")
+    parser.add_argument("--category", action="append", default=[], help="keep only this category (repeat for several)")
+    parser.add_argument("--since", help="keep articles published on or after this date (YYYY-MM-DD)")
+    parser.add_argument("--until", help="keep articles published on or before this date (YYYY-MM-DD)")
+    parser.add_argument("--drop-undated", action="store_true", help="with --since/--until, drop articles that have no date")
+
+
+def _filters(args: argparse.Namespace) -> Filters:
+    return Filters(
+        sources=tuple(args.source), categories=tuple(args.category), since=args.since, until=args.until,
+        keep_undated=not args.drop_undated,
+    )
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -114,13 +132,15 @@ def _build(args: argparse.Namespace) -> int:
 
 def _search(args: argparse.Namespace) -> int:
     retriever = qa.Retriever.load(args.index)
-    hits = retriever.search(args.question, k=args.k)
+    hits = retriever.search(args.question, k=args.k, mode=args.mode, filters=_filters(args))
     for rank, hit in enumerate(hits, start=1):
         if args.json:
             print(json.dumps({"rank": rank, **asdict(hit)}, ensure_ascii=False))
             continue
         meta = " · ".join(x for x in (hit.site, hit.agency, hit.published) if x)
-        print(f"[{rank}] {hit.score:.3f}  {hit.title}" + (f"  ({meta})" if meta else ""))
+        print(f"[{rank}] {hit.similarity:.3f}  {hit.title}" + (f"  ({meta})" if meta else ""))
+        for carrier in hit.carriers[1:] if len(hit.carriers) > 1 else ():
+            print(f"    also: {carrier.title} ({' · '.join(x for x in (carrier.site, carrier.published) if x)})")
         print(f"    {hit.text}\n")
     if not hits and not args.json:
         print("no passages found")

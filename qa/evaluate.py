@@ -16,7 +16,7 @@ from qa.config import Settings
 from qa.embed import Embedder
 from qa.errors import InputError
 from qa.ingest import iter_articles
-from qa.records import Article
+from qa.records import Article, Hit
 from qa.retrieve import Retriever
 
 
@@ -89,7 +89,7 @@ def build_eval_index(
     return index
 
 
-def evaluate(retriever: Retriever, questions: Sequence[Question], *, mode: str = "dense", batch: int = 1) -> EvalResult:
+def evaluate(retriever: Retriever, questions: Sequence[Question], *, mode: str = "dense") -> EvalResult:
     """Ask every question one at a time (as users do) and score where its paragraph ranks."""
     ranks: list[int | None] = []
     latencies: list[float] = []
@@ -114,17 +114,15 @@ def evaluate(retriever: Retriever, questions: Sequence[Question], *, mode: str =
     )
 
 
-def _search(retriever: Retriever, question: str, mode: str):  # noqa: ANN202 - list[Hit]
+def _search(retriever: Retriever, question: str, mode: str) -> list[Hit]:
     # Passages of one article can fill several slots; ask for enough to rank 10 articles.
-    if mode == "dense":
-        return retriever.search(question, k=30)
     return retriever.search(question, k=30, mode=mode)
 
 
 def run_eval(
     data: str | Path,
     *,
-    modes: Sequence[str] = ("dense",),
+    modes: Sequence[str] = ("hybrid", "dense", "lexical"),
     distractors: str | Path | None = None,
     limit: int = 5000,
     settings: Settings | None = None,

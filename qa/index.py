@@ -60,8 +60,12 @@ class VectorIndex:
     def kind(self) -> str:
         return type(self._index).__name__
 
-    def search(self, queries: np.ndarray, k: int) -> VectorMatches:
-        """The `k` nearest rows of each query, best first."""
+    def search(self, queries: np.ndarray, k: int, allowed: np.ndarray | None = None) -> VectorMatches:
+        """The `k` nearest rows of each query, best first.
+
+        `allowed`, a boolean mask over rows, restricts the search before the
+        top `k` is cut, so filtered-out rows never take a slot.
+        """
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dimension:
             raise SettingsError(f"queries must have shape (n, {self.dimension}), got {queries.shape}")
@@ -69,7 +73,12 @@ class VectorIndex:
         if self.size == 0:
             empty = np.full((len(queries), 0), -1)
             return VectorMatches(rows=empty, scores=empty.astype(np.float32))
-        scores, rows = self._index.search(queries, k)
+        if allowed is None:
+            scores, rows = self._index.search(queries, k)
+        else:
+            bitmap = np.packbits(np.asarray(allowed, dtype=bool), bitorder="little")
+            selector = faiss.IDSelectorBitmap(self.size, faiss.swig_ptr(bitmap))
+            scores, rows = self._index.search(queries, k, params=faiss.SearchParameters(sel=selector))
         return VectorMatches(rows=rows, scores=scores)
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:

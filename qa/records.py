@@ -44,8 +44,26 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Carrier:
+    """An article that carries a passage (the same wire story republished by several sites)."""
+
+    article_id: str
+    passage_id: str
+    title: str
+    site: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
 class Hit:
-    """A passage returned by a search, with what a reader needs to cite it."""
+    """A passage returned by a search, with what a reader needs to cite it.
+
+    `score` orders the hits of one search (its scale depends on the mode);
+    `similarity` is the cosine between question and passage embeddings, comparable
+    across searches. `carriers` lists every article found carrying this passage,
+    earliest first (more than one for a wire story republished by several sites).
+    """
 
     passage_id: str
     article_id: str
@@ -61,7 +79,31 @@ class Hit:
     published: str | None = None
     url: str | None = None
     category: str | None = None
-    also_in: tuple[str, ...] = field(default=())
+    similarity: float = 0.0
+    carriers: tuple[Carrier, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Metadata filters, applied before the top k is cut.
+
+    Args:
+        sources: keep articles from these sites (case-insensitive); empty keeps all.
+        categories: keep articles of these categories; empty keeps all.
+        since: keep articles published on or after this ISO date (YYYY-MM-DD) or time.
+        until: keep articles published on or before this ISO date or time (a date includes its whole day).
+        keep_undated: when a date range is given, keep articles that have no date.
+    """
+
+    sources: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    since: str | None = None
+    until: str | None = None
+    keep_undated: bool = True
+
+    @property
+    def active(self) -> bool:
+        return bool(self.sources or self.categories or self.since or self.until)
 
 
 @dataclass(frozen=True)
@@ -75,3 +117,55 @@ class Skipped:
     def __str__(self) -> str:
         where = self.origin if self.line is None else f"{self.origin}:{self.line}"
         return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A source of an answer sentence: `[number]` in the answer text points here.
+
+    `start`/`end` locate the cited sentence in the article's text
+    (`article.text[start:end] == sentence`); `passage_start`/`passage_end`
+    locate the passage it was found in.
+    """
+
+    number: int
+    sentence: str
+    start: int
+    end: int
+    passage_id: str
+    passage_text: str
+    passage_start: int
+    passage_end: int
+    article_id: str
+    title: str
+    origin: str
+    score: float
+    site: str | None = None
+    agency: str | None = None
+    published: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One earlier exchange of a conversation."""
+
+    question: str
+    answer: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A composed answer: sentences from the articles, each ending with its `[n]` marker.
+
+    When the passages do not support an answer, `abstained` is true, `text`
+    says so in the question's language and `hits` still lists the nearest passages.
+    """
+
+    question: str
+    text: str
+    citations: tuple[Citation, ...]
+    hits: tuple[Hit, ...]
+    abstained: bool
+    language: str
+    search_query: str

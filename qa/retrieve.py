@@ -1,31 +1,53 @@
-"""Questions in, ranked passages out: the `Retriever` over a built index."""
+"""Questions in, ranked passages out: dense, lexical or hybrid search over a built index."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from qa.config import DEFAULT_INDEX_DIR
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, QueryError
 from qa.index import INDEX_FILE, VectorIndex
-from qa.records import Article, Hit
+from qa.lexical import LexicalIndex
+from qa.normalize import normalize
+from qa.records import Article, Carrier, Filters, Hit
 from qa.store import REBUILD_HINT, STORE, PassageStore, StoredPassage, open_generation
 
 MAX_QUESTION_CHARS = 2000
 MAX_TOP_K = 200
+MODES = ("hybrid", "dense", "lexical")
+# Reciprocal rank fusion: score = sum over rankers of 1 / (RRF_K + rank).
+RRF_K = 60
+# Each ranker contributes this many candidates (or 4 k) to the fusion.
+CANDIDATES = 50
+# Passages of different articles whose word sets overlap this much are one wire story.
+WIRE_JACCARD = 0.8
 
 
 class Retriever:
     """Searches one built index. Load it with `Retriever.load(path)`."""
 
-    def __init__(self, folder: Path, manifest: dict[str, Any], store: PassageStore, index: VectorIndex, embedder: Embedder) -> None:
+    def __init__(
+        self,
+        folder: Path,
+        manifest: dict[str, Any],
+        store: PassageStore,
+        index: VectorIndex,
+        lexical: LexicalIndex,
+        embedder: Embedder,
+    ) -> None:
         self.folder = folder
         self.manifest = manifest
         self._store = store
         self._index = index
+        self._lexical = lexical
         self._embedder = embedder
+        self._metadata: _Metadata | None = None
 
     @classmethod
     def load(
@@ -74,7 +96,10 @@ class Retriever:
         index = VectorIndex.load(folder / INDEX_FILE)
         if index.dimension != embedder.dimension:
             raise IndexMismatchError(f"{out} holds {index.dimension}-dimensional vectors, the model makes {embedder.dimension}; {hint}")
-        return cls(folder, manifest, PassageStore.open(folder / STORE), index, embedder)
+        lexical = LexicalIndex.load(folder)
+        if lexical.size != index.size:
+            raise IndexMismatchError(f"{out} has {index.size} vectors but {lexical.size} lexical rows; {hint}")
+        return cls(folder, manifest, PassageStore.open(folder / STORE), index, lexical, embedder)
 
     @property
     def embedder(self) -> Embedder:
@@ -85,24 +110,52 @@ class Retriever:
         """Number of passages in the index."""
         return self._index.size
 
-    def search(self, question: str, k: int = 5) -> list[Hit]:
-        """The `k` passages closest to `question`, best first."""
-        return self.search_many([question], k)[0]
+    def search(self, question: str, k: int = 5, *, mode: str = "hybrid", filters: Filters | None = None) -> list[Hit]:
+        """The `k` passages that best answer `question`, best first.
 
-    def search_many(self, questions: Sequence[str], k: int = 5) -> list[list[Hit]]:
+        Args:
+            question: in Arabic, English or French.
+            k: number of hits (wire copies of one story count once).
+            mode: "hybrid" (dense and BM25 fused by reciprocal rank), "dense" or "lexical".
+            filters: metadata filters, applied before the top k is cut.
+        """
+        return self.search_many([question], k, mode=mode, filters=filters)[0]
+
+    def search_many(
+        self, questions: Sequence[str], k: int = 5, *, mode: str = "hybrid", filters: Filters | None = None
+    ) -> list[list[Hit]]:
         """Search a batch of questions at once; one list of hits per question."""
         if isinstance(questions, str):
             raise QueryError("search_many takes a list of questions; use search() for one question")
         questions = [check_question(q) for q in questions]
         check_k(k)
+        if mode not in MODES:
+            raise QueryError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
         if not questions:
             return []
-        matches = self._index.search(self._embedder.encode_queries(questions), k)
+        allowed = self._allowed(filters) if filters is not None and filters.active else None
+        if allowed is not None and not allowed.any():
+            return [[] for _ in questions]
+        depth = max(CANDIDATES, 4 * k)
+        vectors = self._embedder.encode_queries(questions)
+        dense = self._index.search(vectors, depth, allowed) if mode != "lexical" else None
+        lexical = self._lexical.search(questions, depth, allowed) if mode != "dense" else None
         results = []
-        for rows, scores in zip(matches.rows, matches.scores):
-            keep = [(int(r), float(s)) for r, s in zip(rows, scores) if r >= 0]
-            stored = self._store.get(r for r, _ in keep)
-            results.append([_hit(p, s) for p, (_, s) in zip(stored, keep)])
+        for i, vector in enumerate(vectors):
+            ranked: dict[int, float] = {}
+            if mode == "dense":
+                ranked = {int(r): float(s) for r, s in zip(dense.rows[i], dense.scores[i]) if r >= 0}
+            elif mode == "lexical":
+                ranked = {int(r): float(s) for r, s in zip(lexical[i].rows, lexical[i].scores)}
+            else:
+                for ranking in ([int(r) for r in dense.rows[i] if r >= 0], [int(r) for r in lexical[i].rows]):
+                    for rank, row in enumerate(ranking, start=1):
+                        ranked[row] = ranked.get(row, 0.0) + 1.0 / (RRF_K + rank)
+            order = sorted(ranked, key=lambda row: -ranked[row])[: 3 * k]
+            stored = self._store.get(order)
+            similarity = self._index.vectors(np.array(order, dtype=np.int64)) @ vector if order else np.zeros(0)
+            candidates = [(p, ranked[p.row], float(sim)) for p, sim in zip(stored, similarity)]
+            results.append(_group_wire_copies(candidates)[:k])
         return results
 
     def article(self, article_id: str) -> Article:
@@ -111,6 +164,122 @@ class Retriever:
         if article is None:
             raise QueryError(f"no article with id {article_id!r} in {self.folder}")
         return article
+
+    def _allowed(self, filters: Filters) -> np.ndarray:
+        if self._metadata is None:
+            self._metadata = _Metadata.read(self._store, self.size)
+        return self._metadata.mask(filters)
+
+
+class _Metadata:
+    """Per-row site, category and publication time, for filtering."""
+
+    def __init__(self, sites: np.ndarray, categories: np.ndarray, published: np.ndarray) -> None:
+        self.sites = sites
+        self.categories = categories
+        self.published = published
+
+    @classmethod
+    def read(cls, store: PassageStore, size: int) -> _Metadata:
+        sites = np.empty(size, dtype=object)
+        categories = np.empty(size, dtype=object)
+        published = np.full(size, np.nan)
+        for row, site, category, date in store.row_metadata():
+            sites[row] = (site or "").casefold()
+            categories[row] = (category or "").casefold()
+            if date:
+                try:
+                    published[row] = _timestamp(date, end_of_day=False)
+                except ValueError:
+                    pass
+        return cls(sites, categories, published)
+
+    def mask(self, filters: Filters) -> np.ndarray:
+        allowed = np.ones(len(self.sites), dtype=bool)
+        if filters.sources:
+            allowed &= np.isin(self.sites, [s.casefold() for s in filters.sources])
+        if filters.categories:
+            allowed &= np.isin(self.categories, [c.casefold() for c in filters.categories])
+        if filters.since or filters.until:
+            since = _parse_bound(filters.since, "since", end_of_day=False)
+            until = _parse_bound(filters.until, "until", end_of_day=True)
+            dated = ~np.isnan(self.published)
+            in_range = dated.copy()
+            with np.errstate(invalid="ignore"):
+                if since is not None:
+                    in_range &= self.published >= since
+                if until is not None:
+                    in_range &= self.published <= until
+            allowed &= in_range | (~dated if filters.keep_undated else False)
+        return allowed
+
+
+def _parse_bound(value: str | None, name: str, *, end_of_day: bool) -> float | None:
+    if not value:
+        return None
+    try:
+        return _timestamp(value, end_of_day=end_of_day)
+    except ValueError:
+        raise QueryError(f"{name} must be an ISO date such as 2018-03-01 or 2018-03-01T12:00:00+00:00, got {value!r}") from None
+
+
+def _timestamp(value: str, *, end_of_day: bool) -> float:
+    value = value.strip()
+    if value.endswith("Z"):
+        value = value[:-1] + "+00:00"
+    parsed = datetime.fromisoformat(value)
+    if len(value) == 10:  # a bare date covers its whole day
+        parsed = datetime.combine(parsed.date(), time.max if end_of_day else time.min)
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
+def _group_wire_copies(candidates: list[tuple[StoredPassage, float, float]]) -> list[Hit]:
+    """Collapse near-identical passages of different articles into one hit, best score first."""
+    groups: list[tuple[set[str], list[tuple[StoredPassage, float, float]]]] = []
+    for candidate in candidates:
+        words = set(normalize(candidate[0].passage.text).split())
+        for group_words, members in groups:
+            same_article = any(m[0].article.id == candidate[0].article.id for m in members)
+            if not same_article and _jaccard(words, group_words) >= WIRE_JACCARD:
+                members.append(candidate)
+                break
+        else:
+            groups.append((words, [candidate]))
+    return [_hit(members) for _, members in groups]
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a or b else 0.0
+
+
+def _hit(members: list[tuple[StoredPassage, float, float]]) -> Hit:
+    stored, score, similarity = members[0]
+    passage, article = stored.passage, stored.article
+    carriers = sorted(
+        (
+            Carrier(article_id=m.article.id, passage_id=m.passage.id, title=m.article.title, site=m.article.site,
+                    published=m.article.published, url=m.article.url)
+            for m, _, _ in members
+        ),
+        key=lambda c: (_sort_time(c.published), c.article_id),
+    )
+    return Hit(
+        passage_id=passage.id, article_id=article.id, ordinal=passage.ordinal, text=passage.text,
+        score=score, start=passage.start, end=passage.end, title=article.title, origin=article.origin,
+        site=article.site, agency=article.agency, published=article.published, url=article.url,
+        category=article.category, similarity=similarity, carriers=tuple(carriers),
+    )
+
+
+def _sort_time(published: str | None) -> float:
+    if not published:
+        return float("inf")
+    try:
+        return _timestamp(published, end_of_day=False)
+    except ValueError:
+        return float("inf")
 
 
 def check_question(question: str) -> str:
@@ -129,13 +298,3 @@ def check_k(k: int) -> int:
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_TOP_K:
         raise QueryError(f"k must be a whole number from 1 to {MAX_TOP_K}, got {k!r}")
     return k
-
-
-def _hit(stored: StoredPassage, score: float) -> Hit:
-    passage, article = stored.passage, stored.article
-    return Hit(
-        passage_id=passage.id, article_id=article.id, ordinal=passage.ordinal, text=passage.text,
-        score=score, start=passage.start, end=passage.end, title=article.title, origin=article.origin,
-        site=article.site, agency=article.agency, published=article.published, url=article.url,
-        category=article.category,
-    )

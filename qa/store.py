@@ -267,6 +267,12 @@ class PassageStore:
         row = self._db.execute(f"SELECT {','.join(_ARTICLE_FIELDS)} FROM articles WHERE id = ?", (article_id,)).fetchone()
         return None if row is None else Article(**dict(zip(_ARTICLE_FIELDS, row)))
 
+    def row_metadata(self) -> Iterator[tuple[int, str | None, str | None, str | None]]:
+        """(vector row, site, category, published) of every passage, in row order."""
+        yield from self._db.execute(
+            "SELECT p.rowid, a.site, a.category, a.published FROM passages p JOIN articles a ON a.rowid = p.article ORDER BY p.rowid"
+        )
+
     def iter_passages(self) -> Iterator[StoredPassage]:
         """Every passage in vector order (for building side indexes)."""
         last = -1

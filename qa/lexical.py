@@ -1,0 +1,352 @@
+"""The BM25 keyword index over Arabic-normalized, lightly stemmed passages: the lexical half of hybrid retrieval."""
+
+from __future__ import annotations
+
+import json
+import re
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from qa.errors import IndexCorruptError, IndexMismatchError, SettingsError
+from qa.normalize import normalize
+
+# Bump whenever the terms analyze() produces change (stopword lists, stemming rules,
+# tokenization): an index built by another version would be queried with other terms.
+ANALYZER_VERSION = 1
+STEMMERS = ("light", "snowball", "none")
+
+CONFIG_FILE = "lexical.json"
+_BM25_FILES = {
+    "params_name": "lexical.params.json",
+    "vocab_name": "lexical.vocab.json",
+    "data_name": "lexical.data.npy",
+    "indices_name": "lexical.indices.npy",
+    "indptr_name": "lexical.indptr.npy",
+}
+_FORMAT = 1
+# The usual Lucene defaults, deliberately not tuned on any question set.
+_K1 = 1.5
+_B = 0.75
+
+# After normalize() digits are ASCII; a number and the letters glued to it ("2018م") are
+# separate terms, so the number still matches on its own.
+_TOKEN = re.compile(r"\d+|[^\W\d_]+")
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+
+# Function words of Arabic, English and French, the languages questions come in: they
+# carry no topic. Written in ordinary spelling and normalized below, so they
+# match whatever normalize() does. "على" is left out on purpose: normalized it
+# becomes "علي", the name Ali.
+_ARABIC_STOPWORDS = """
+ما ماذا متى من كم هل أين أي كيف لماذا لمن مما ممن عما بما لما لم لن لا ليس ليست
+في إلى عن مع بين عند منذ حتى لدى خلال حول نحو دون عبر ضمن قبل بعد
+و ف ثم أو أم بل لكن إن أن إنّ أنّ إنه إنها أنه أنها أنهم قد لقد كان كانت كانوا يكون تكون تم يتم
+هو هي هم هن هما أنا نحن أنت أنتم
+هذا هذه هذان هاتان ذلك تلك هؤلاء أولئك هنا هناك
+الذي التي الذين اللذان اللتان اللذين اللتين اللاتي اللواتي
+كل بعض غير أيضا فقط إلا سوى إذا إذ لو كما مثل حيث عندما بينما ذات
+به بها بهم له لها لهم لي منه منها منهم عنه عنها عنهم فيه فيها فيهم عليه عليها عليهم إليه إليها إليهم معه معها معهم
+"""
+# "us", "may" and "will" are left out: they are also a country, a month and a name.
+_ENGLISH_STOPWORDS = """
+a an the of in on at to for from by with about as into than then there here
+is are was were be been being am do does did done has have had
+what when where who whom whose which why how many much
+it its this that these those and or but not no if so such
+can could would should shall might must he she they them his her their we you me my our your also
+"""
+# "car" and "son" are left out: they are also English words.
+_FRENCH_STOPWORDS = """
+le la les un une des du de et ou où en dans sur sous pour par avec sans
+qui que qu quoi quand comment combien pourquoi quel quelle quels quelles lequel laquelle
+est sont était étaient ont été être avoir ce cet cette ces il elle ils elles on au aux
+ne pas plus se sa ses leur leurs ni mais donc je tu nous vous te lui
+"""
+STOPWORDS = frozenset(normalize(word) for word in (_ARABIC_STOPWORDS + _ENGLISH_STOPWORDS + _FRENCH_STOPWORDS).split())
+_CONJUNCTIONS = "وف"
+_PREPOSITIONS = "بكل"
+# Light10's suffixes (Larkey et al.) after normalize(): ية -> يه and ة -> ه.
+_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
+
+
+@lru_cache(maxsize=1 << 16)
+def _light_stem(word: str, min_stem: int) -> str:
+    # Clitics stack as conjunction, preposition, article, word (و+ب+ال+كتاب; لل is
+    # ل + ال with the alef dropped). A lone ب ك ل cannot be told from a word's own
+    # first letter, so those letters are stripped from every word, after the article
+    # too: bare, definite and prefixed forms (كتاب، الكتاب، بكتاب) then share one stem.
+    # Nothing is stripped below min_stem letters, so short roots survive.
+    if word[0] in _CONJUNCTIONS and len(word) - 1 >= min_stem:
+        word = word[1:]
+    if word.startswith("لل") and len(word) - 2 >= min_stem:
+        word = word[2:]
+    elif word[0] in _PREPOSITIONS and word[1:3] == "ال" and len(word) - 3 >= min_stem:
+        word = word[3:]
+    elif word.startswith("ال") and len(word) - 2 >= min_stem:
+        word = word[2:]
+    while word[0] in _PREPOSITIONS and len(word) - 1 >= min_stem:
+        word = word[1:]
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
+            word = word[: -len(suffix)]
+    return word
+
+
+@lru_cache(maxsize=1)
+def _snowball() -> Any:
+    try:
+        import Stemmer
+    except ImportError:
+        raise SettingsError('the "snowball" stemmer needs PyStemmer: pip install PyStemmer') from None
+    return Stemmer.Stemmer("arabic")
+
+
+def _is_stopword(token: str) -> bool:
+    return token in STOPWORDS or (token[0] in _CONJUNCTIONS and token[1:] in STOPWORDS)
+
+
+@dataclass(frozen=True)
+class Analyzer:
+    """How text becomes index terms; one analyzer must serve both the passages and the queries.
+
+    `stemmer` is "light" (clitic and suffix stripping of our own), "snowball"
+    (PyStemmer's Arabic) or "none"; Latin words and numbers are never stemmed.
+    """
+
+    stemmer: str = "light"
+    stopwords: bool = True
+    min_stem: int = 3
+
+    def __post_init__(self) -> None:
+        if self.stemmer not in STEMMERS:
+            raise SettingsError(f"unknown stemmer {self.stemmer!r}; choose one of {', '.join(STEMMERS)}")
+        if self.min_stem < 2:
+            raise SettingsError(f"min_stem must be at least 2, got {self.min_stem}")
+        if self.stemmer == "snowball":
+            _snowball()
+
+    def tokens(self, text: str) -> list[str]:
+        """Return the index terms of `text`, in order, repeats kept."""
+        terms = []
+        for token in _TOKEN.findall(normalize(text)):
+            if token.isdigit():
+                terms.append(token)
+            elif len(token) > 1 and not (self.stopwords and _is_stopword(token)):
+                terms.append(self._stem(token))
+        return terms
+
+    def _stem(self, token: str) -> str:
+        if self.stemmer == "none" or not _ARABIC_LETTER.match(token):
+            return token
+        if self.stemmer == "light":
+            return _light_stem(token, self.min_stem)
+        return str(_snowball().stemWord(token))
+
+    def config(self) -> dict[str, Any]:
+        return {
+            "version": ANALYZER_VERSION,
+            "stemmer": self.stemmer,
+            "stopwords": self.stopwords,
+            "min_stem": self.min_stem,
+        }
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> Analyzer:
+        """Rebuild the analyzer an index was saved with.
+
+        Raises:
+            IndexMismatchError: the index was analyzed by another version of this code.
+        """
+        version = config.get("version")
+        if version != ANALYZER_VERSION:
+            raise IndexMismatchError(
+                f"the lexical index was built with analyzer version {version}, this code uses "
+                f"version {ANALYZER_VERSION}; run `qa build` again"
+            )
+        return cls(stemmer=config["stemmer"], stopwords=config["stopwords"], min_stem=config["min_stem"])
+
+
+DEFAULT_ANALYZER = Analyzer()
+
+
+def analyze(text: str) -> list[str]:
+    """Return the terms of `text` as the lexical index sees them, for passages and questions alike.
+
+    Normalization (see `qa.normalize`), tokenization into runs of letters and of
+    digits, Arabic, English and French stopwords removed, Arabic light stemming.
+    """
+    return DEFAULT_ANALYZER.tokens(text)
+
+
+@dataclass(frozen=True)
+class LexicalMatches:
+    """Matches of one query, best first: row ids (int64) and BM25 scores (float32), all scores > 0."""
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+class LexicalIndex:
+    """A BM25 index whose row i is passage row i of the store (the same numbering as the FAISS index)."""
+
+    def __init__(self, bm25: bm25s.BM25, analyzer: Analyzer) -> None:
+        self._bm25 = bm25
+        self._analyzer = analyzer
+
+    @classmethod
+    def build(cls, texts: Sequence[str] | Iterable[str], analyzer: Analyzer = DEFAULT_ANALYZER) -> LexicalIndex:
+        """Index `texts`, text i becoming row i; pass each passage as title + "\\n" + text.
+
+        The texts are read once and kept only as term ids, so any iterable works.
+        """
+        vocab: dict[str, int] = {}
+        docs: list[array[int]] = []
+        for text in texts:
+            docs.append(array("i", [vocab.setdefault(term, len(vocab)) for term in analyzer.tokens(text)]))
+        bm25 = bm25s.BM25(k1=_K1, b=_B, method="lucene")
+        if vocab:
+            bm25.index((docs, vocab), create_empty_token=False, show_progress=False)
+        else:
+            # bm25s divides by the mean length, which is 0 or undefined here.
+            bm25.vocab_dict = {}
+            bm25.nonoccurrence_array = None
+            bm25.scores = {
+                "data": np.empty(0, dtype=np.float32),
+                "indices": np.empty(0, dtype=np.int32),
+                "indptr": np.zeros(1, dtype=np.int32),
+                "num_docs": len(docs),
+            }
+        return cls(bm25, analyzer)
+
+    @classmethod
+    def load(cls, folder: Path) -> LexicalIndex:
+        """Load an index written by `save`.
+
+        Raises:
+            IndexCorruptError: a file is missing, unreadable or inconsistent with the others.
+            IndexMismatchError: the index was built by another version of the analyzer.
+        """
+        config_path = folder / CONFIG_FILE
+        try:
+            config = json.loads(config_path.read_text(encoding="utf-8"))
+            size = int(config["size"])
+            analyzer = Analyzer.from_config(dict(config["analyzer"]))
+        except FileNotFoundError:
+            raise IndexCorruptError(f"{config_path} is missing; run `qa build` again") from None
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise IndexCorruptError(f"{config_path} is unreadable ({exc!r}); run `qa build` again") from None
+        try:
+            bm25 = bm25s.BM25.load(folder, **_BM25_FILES, load_corpus=False, show_progress=False)
+            _check_consistent(bm25, size, folder)
+        except FileNotFoundError as exc:
+            raise IndexCorruptError(f"{exc.filename} is missing; run `qa build` again") from None
+        # A damaged file surfaces as whichever error numpy, json or bm25s hits first.
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IndexCorruptError(
+                f"the lexical index in {folder} is unreadable ({exc!r}); run `qa build` again"
+            ) from None
+        return cls(bm25, analyzer)
+
+    def save(self, folder: Path) -> list[str]:
+        """Write the index into `folder` as .npy arrays and JSON (never pickle); return the file names written."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self._bm25.save(folder, **_BM25_FILES, allow_pickle=False, show_progress=False)
+        config = {"format": _FORMAT, "size": self.size, "analyzer": self._analyzer.config()}
+        (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        return [CONFIG_FILE, *_BM25_FILES.values()]
+
+    @property
+    def size(self) -> int:
+        return int(self._bm25.scores["num_docs"])
+
+    @property
+    def term_count(self) -> int:
+        """How many distinct terms the passages hold."""
+        return len(self._bm25.vocab_dict)
+
+    @property
+    def analyzer(self) -> Analyzer:
+        return self._analyzer
+
+    def search(self, queries: Sequence[str], k: int, allowed: np.ndarray | None = None) -> list[LexicalMatches]:
+        """Return the best `k` rows of each query, best first, ties broken by the lower row.
+
+        Only rows with a positive score are returned, so a query with no indexed
+        term (only stopwords, or words absent from the corpus) gets no matches.
+
+        Args:
+            queries: the questions, analyzed like the passages.
+            k: how many rows at most per query.
+            allowed: a boolean mask over rows; rows where it is False are dropped
+                before the best `k` are chosen, so they never take a place.
+
+        Raises:
+            SettingsError: `k` is not positive, `queries` is a single string, or
+                `allowed` is not a boolean array of one value per row.
+        """
+        if isinstance(queries, str):
+            raise SettingsError("queries must be a sequence of strings, not one string")
+        if k < 1:
+            raise SettingsError(f"k must be at least 1, got {k}")
+        weights = None
+        if allowed is not None:
+            if not isinstance(allowed, np.ndarray) or allowed.dtype != np.bool_ or allowed.shape != (self.size,):
+                shape = getattr(allowed, "shape", None)
+                dtype = getattr(allowed, "dtype", type(allowed).__name__)
+                raise SettingsError(
+                    f"allowed must be a boolean array of shape ({self.size},), got {dtype} of shape {shape}"
+                )
+            weights = allowed.astype(np.float32)
+        vocab = self._bm25.vocab_dict
+        results = []
+        for query in queries:
+            ids = [vocab[term] for term in self._analyzer.tokens(query) if term in vocab]
+            if not ids:
+                results.append(LexicalMatches(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32)))
+                continue
+            scores = self._bm25.get_scores_from_ids(ids, weight_mask=weights)
+            results.append(_top(scores, k))
+        return results
+
+
+def _top(scores: np.ndarray, k: int) -> LexicalMatches:
+    rows = np.flatnonzero(scores > 0)
+    if rows.size > k:
+        candidate_scores = scores[rows]
+        kth = np.partition(candidate_scores, rows.size - k)[rows.size - k]
+        above = rows[candidate_scores > kth]
+        # rows is ascending, so the ties that fill the last places are the lowest rows.
+        tied = rows[candidate_scores == kth][: k - above.size]
+        rows = np.concatenate([above, tied])
+    rows = rows[np.lexsort((rows, -scores[rows]))]
+    return LexicalMatches(rows=rows.astype(np.int64), scores=scores[rows].astype(np.float32))
+
+
+def _check_consistent(bm25: bm25s.BM25, size: int, folder: Path) -> None:
+    data, indices, indptr = bm25.scores["data"], bm25.scores["indices"], bm25.scores["indptr"]
+    vocab_ids = np.fromiter(bm25.vocab_dict.values(), dtype=np.int64, count=len(bm25.vocab_dict))
+    problems = []
+    if bm25.scores["num_docs"] != size:
+        problems.append(f"{bm25.scores['num_docs']} rows in the parameters, {size} in {CONFIG_FILE}")
+    if indptr.ndim != 1 or len(indptr) != len(vocab_ids) + 1 or indptr[0] != 0 or np.any(np.diff(indptr) < 0):
+        problems.append("the term pointers do not match the vocabulary")
+    elif not (len(data) == len(indices) == indptr[-1]):
+        problems.append("the score and row arrays differ in length")
+    elif len(indices) and (indices.min() < 0 or indices.max() >= size):
+        problems.append("a row number is out of range")
+    if len(vocab_ids) and (vocab_ids.min() < 0 or vocab_ids.max() >= len(vocab_ids)):
+        problems.append("a term id is out of range")
+    if problems:
+        raise IndexCorruptError(
+            f"the lexical index in {folder} is inconsistent: {'; '.join(problems)}; run `qa build` again"
+        )
