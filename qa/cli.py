@@ -19,6 +19,16 @@ MODES = ("hybrid", "dense", "lexical")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["serve"]:
+        # The web app parses its own flags (`qa serve --help`).
+        from qa.serve import main as serve
+
+        try:
+            return serve(argv[1:])
+        except qa.QAError as exc:
+            print(f"qa: error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -43,6 +53,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     index_default = os.environ.get("QA_INDEX", DEFAULT_INDEX_DIR)
 
+    commands.add_parser("serve", help="start the web app (qa serve --help)", add_help=False)
     build = commands.add_parser("build", help="(re)build the index of articles", description="Build or rebuild the index.")
     build.add_argument("sources", nargs="*", help=f"article files, folders or .jsonl(.gz) files (default: {' '.join(DEFAULT_SOURCES)})")
     build.add_argument("--out", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
@@ -73,7 +84,16 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens)
     evaluate.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=Settings.precision)
     evaluate.add_argument("--json", action="store_true", help="one JSON object per mode, one per line")
+    evaluate.add_argument("--answers", action="store_true", help="grade composed answers instead of retrieval (mode default: hybrid): answer-hit, hit of [1], words, abstention, exact spans; on all questions and each half")
     evaluate.set_defaults(run=_eval)
+
+    ask = commands.add_parser("ask", help="answer a question with cited sentences from the articles", description="Answer a question with sentences from the articles, each ending with its [n] citation, then list the numbered sources.")
+    ask.add_argument("question")
+    ask.add_argument("-k", type=int, default=Settings.top_k, help="passages to read (default: %(default)s)")
+    ask.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
+    ask.add_argument("--json", action="store_true", help="the answer as one JSON object")
+    _add_search_options(ask)
+    ask.set_defaults(run=_ask)
     return parser
 
 
@@ -155,6 +175,8 @@ def _eval(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"qa eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    if args.answers:
+        return _eval_answers(args, settings)
     bar = None if args.json else _ProgressBar()
     try:
         results = run_eval(args.data, modes=args.mode or MODES, distractors=args.distractors, limit=args.limit, settings=settings, progress=bar)
@@ -172,6 +194,61 @@ def _eval(args: argparse.Namespace) -> int:
             f"{r.recall_at_10:>6.3f} {r.mrr_at_10:>7.3f} {r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
         )
     return EXIT_OK
+
+
+def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
+    from qa.evaluate import run_answer_eval
+
+    bar = None if args.json else _ProgressBar()
+    try:
+        results = run_answer_eval(args.data, modes=args.mode or ("hybrid",), distractors=args.distractors, limit=args.limit, settings=settings, progress=bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    if args.json:
+        for result in results:
+            print(json.dumps(asdict(result)))
+        return EXIT_OK
+    print(
+        f"{'mode':<8} {'split':<11} {'questions':>9} {'passages':>8} {'hit':>6} {'hit[1]':>6} {'words':>5} {'p90':>4} "
+        f"{'abstain':>7} {'spans':>6} {'p50 ms':>7} {'p95 ms':>7}"
+    )
+    for r in results:
+        print(
+            f"{r.mode:<8} {r.split:<11} {r.questions:>9} {r.passages:>8} {r.answer_hit:>6.3f} {r.first_sentence_hit:>6.3f} "
+            f"{r.words_median:>5.0f} {r.words_p90:>4.0f} {r.abstention_rate:>7.3f} {r.spans_exact:>6.3f} "
+            f"{r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
+        )
+    return EXIT_OK
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from qa.answer import ask
+
+    retriever = qa.Retriever.load(args.index)
+    answer = ask(args.question, retriever, k=args.k, mode=args.mode, filters=_filters(args))
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False))
+        return EXIT_OK
+    print(answer.text)
+    if answer.abstained:
+        for hit in answer.hits:
+            print(f"\n- {hit.title}{_meta(hit.site, hit.published)}\n    {hit.text}")
+        return EXIT_OK
+    print("\nSources:")
+    shown: set[int] = set()
+    for citation in answer.citations:
+        if citation.number not in shown:
+            shown.add(citation.number)
+            print(f"[{citation.number}] {citation.title}{_meta(citation.site, citation.published)}")
+            for sentence in (c.sentence for c in answer.citations if c.number == citation.number):
+                print(f"    {sentence}")
+    return EXIT_OK
+
+
+def _meta(*parts: str | None) -> str:
+    shown = " · ".join(part for part in parts if part)
+    return f" ({shown})" if shown else ""
 
 
 class _ProgressBar:

@@ -9,5 +9,5 @@ fi
 . "$VENV/bin/activate"
 # An unpinned torch pulls a multi-GB CUDA build; 2.13.0 is the CPU build.
 pip install --quiet --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
-pip install --quiet --disable-pip-version-check -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
+pip install --quiet --disable-pip-version-check -e '.[test,app]' 2>&1 | grep -v "^WARNING: Location" || true
 python -c "import qa, torch, faiss, sentence_transformers" 

