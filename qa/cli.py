@@ -257,7 +257,8 @@ class _ProgressBar:
     def __init__(self) -> None:
         from tqdm import tqdm
 
-        self._bar = tqdm(unit=" articles", file=sys.stderr, dynamic_ncols=True)
+        # disable=None: no bar when stderr is not a terminal (logs, pipes, CI).
+        self._bar = tqdm(unit=" articles", file=sys.stderr, dynamic_ncols=True, disable=None)
 
     def __call__(self, progress: qa.build.BuildProgress) -> None:  # type: ignore[name-defined]
         self._bar.update(progress.articles - self._bar.n)
