@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Install into .venv (once), build the index of seeds/ when it is missing or stale, then ask a question.
+# Install into .venv (once), then start the chat app on 127.0.0.1:7860; it builds the index of seeds/ first when missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")"
 scripts/venv.sh
 . "${QA_VENV:-.venv}/bin/activate"
-qa build seeds
-qa search "${1:-متى يزور أولوند موسكو؟}" -k 3
+exec python app.py "$@"

