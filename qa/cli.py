@@ -84,6 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens)
     evaluate.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=Settings.precision)
     evaluate.add_argument("--json", action="store_true", help="one JSON object per mode, one per line")
+    evaluate.add_argument("--keep", metavar="DIR", help="build the evaluation index in DIR and keep it; a rerun reuses its embeddings")
     evaluate.add_argument("--answers", action="store_true", help="grade composed answers instead of retrieval (mode default: hybrid): answer-hit, hit of [1], words, abstention, exact spans; on all questions and each half")
     evaluate.set_defaults(run=_eval)
 
@@ -179,7 +180,7 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_answers(args, settings)
     bar = None if args.json else _ProgressBar()
     try:
-        results = run_eval(args.data, modes=args.mode or MODES, distractors=args.distractors, limit=args.limit, settings=settings, progress=bar)
+        results = run_eval(args.data, modes=args.mode or MODES, distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -201,7 +202,7 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
 
     bar = None if args.json else _ProgressBar()
     try:
-        results = run_answer_eval(args.data, modes=args.mode or ("hybrid",), distractors=args.distractors, limit=args.limit, settings=settings, progress=bar)
+        results = run_answer_eval(args.data, modes=args.mode or ("hybrid",), distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar)
     finally:
         if bar is not None:
             bar.close()

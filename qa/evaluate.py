@@ -9,7 +9,8 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
@@ -17,8 +18,8 @@ from pathlib import Path
 from qa.build import BuildProgress, build_index
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.errors import InputError
 from qa.answer import Answerer, ExtractiveAnswerer, ask, detect_language
+from qa.errors import InputError, SettingsError
 from qa.ingest import iter_articles
 from qa.normalize import normalize
 from qa.records import Answer, Article
@@ -133,6 +134,18 @@ def evaluate(
     )
 
 
+@contextmanager
+def _workspace(workdir: str | Path | None, keep: bool) -> Iterator[Path]:
+    """A temporary folder, or with `keep` the folder `workdir` itself, kept so a rerun reuses its embeddings."""
+    if keep:
+        if workdir is None:
+            raise SettingsError("keep needs a workdir to keep the index in")
+        yield Path(workdir)
+        return
+    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
+        yield Path(tmp)
+
+
 def run_eval(
     data: str | Path,
     *,
@@ -141,14 +154,15 @@ def run_eval(
     limit: int = 5000,
     settings: Settings | None = None,
     workdir: str | Path | None = None,
+    keep: bool = False,
     progress: Callable[[BuildProgress], None] | None = None,
 ) -> list[EvalResult]:
     """Index the paragraphs of `data` (with distractors), then evaluate each mode."""
     articles, questions = load_squad(data)
     settings = settings or Settings()
     embedder = Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        index = build_eval_index(articles, Path(tmp), distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
+    with _workspace(workdir, keep) as folder:
+        index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
         retriever = Retriever.load(index, embedder=embedder)
         return [evaluate(retriever, questions, mode=mode) for mode in modes]
 
@@ -298,14 +312,15 @@ def run_answer_eval(
     limit: int = 5000,
     settings: Settings | None = None,
     workdir: str | Path | None = None,
+    keep: bool = False,
     progress: Callable[[BuildProgress], None] | None = None,
 ) -> list[AnswerEvalResult]:
     """Index the paragraphs of `data` (with distractors), then answer every question in each mode."""
     articles, questions = load_squad(data)
     settings = settings or Settings()
     embedder = Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
-    with tempfile.TemporaryDirectory(dir=workdir) as tmp:
-        index = build_eval_index(articles, Path(tmp), distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
+    with _workspace(workdir, keep) as folder:
+        index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
         retriever = Retriever.load(index, embedder=embedder)
         answerer = ExtractiveAnswerer(embedder)
         return [result for mode in modes for result in evaluate_answers(retriever, questions, mode=mode, k=k, answerer=answerer)]
