@@ -29,7 +29,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     chunk_tokens: int = 200
     overlap_sentences: int = 1
-    batch_size: int = 16
+    batch_size: int = 8
     precision: str = "auto"
     top_k: int = 5
 

@@ -146,6 +146,25 @@ def _workspace(workdir: str | Path | None, keep: bool) -> Iterator[Path]:
         yield Path(tmp)
 
 
+@contextmanager
+def _indexed(
+    articles: Sequence[Article],
+    *,
+    distractors: str | Path | None,
+    limit: int,
+    settings: Settings | None,
+    workdir: str | Path | None,
+    keep: bool,
+    progress: Callable[[BuildProgress], None] | None,
+) -> Iterator[Retriever]:
+    """A retriever over the articles (and distractors), in a workspace that lives as long as the block."""
+    settings = settings or Settings()
+    embedder = Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
+    with _workspace(workdir, keep) as folder:
+        index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
+        yield Retriever.load(index, embedder=embedder)
+
+
 def run_eval(
     data: str | Path,
     *,
@@ -159,11 +178,8 @@ def run_eval(
 ) -> list[EvalResult]:
     """Index the paragraphs of `data` (with distractors), then evaluate each mode."""
     articles, questions = load_squad(data)
-    settings = settings or Settings()
-    embedder = Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
-    with _workspace(workdir, keep) as folder:
-        index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
-        retriever = Retriever.load(index, embedder=embedder)
+    options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress)
+    with _indexed(articles, **options) as retriever:
         return [evaluate(retriever, questions, mode=mode) for mode in modes]
 
 
@@ -317,12 +333,9 @@ def run_answer_eval(
 ) -> list[AnswerEvalResult]:
     """Index the paragraphs of `data` (with distractors), then answer every question in each mode."""
     articles, questions = load_squad(data)
-    settings = settings or Settings()
-    embedder = Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
-    with _workspace(workdir, keep) as folder:
-        index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
-        retriever = Retriever.load(index, embedder=embedder)
-        answerer = ExtractiveAnswerer(embedder)
+    options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress)
+    with _indexed(articles, **options) as retriever:
+        answerer = ExtractiveAnswerer(retriever.embedder)
         return [result for mode in modes for result in evaluate_answers(retriever, questions, mode=mode, k=k, answerer=answerer)]
 
 

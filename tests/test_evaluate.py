@@ -1,0 +1,56 @@
+"""`qa eval` end to end on a small SQuAD-format file cut from XQuAD-ar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from qa.errors import InputError
+from qa.evaluate import load_squad
+from tests.conftest import XQUAD
+
+
+@pytest.fixture(scope="module")
+def small_squad(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    if not XQUAD.exists():
+        pytest.skip("shared XQuAD-ar file not present")
+    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+    docs = [{**doc, "paragraphs": doc["paragraphs"][:2]} for doc in data["data"][:3]]
+    path = tmp_path_factory.mktemp("squad") / "small.json"
+    path.write_text(json.dumps({"data": docs}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_load_squad_makes_one_article_per_paragraph(small_squad: Path) -> None:
+    articles, questions = load_squad(small_squad)
+    assert len(articles) == 6
+    assert {q.article_id for q in questions} == {a.id for a in articles}
+    assert all(q.answers for q in questions)
+
+
+def test_a_file_that_is_not_squad_is_refused(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    with pytest.raises(InputError, match="not a SQuAD-format JSON file"):
+        load_squad(bad)
+
+
+@pytest.mark.slow
+def test_eval_prints_every_mode_and_keeps_its_index(small_squad: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    keep = tmp_path / "kept"
+    assert main(["eval", str(small_squad), "--json", "--keep", str(keep)]) == 0
+    results = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [r["mode"] for r in results] == ["hybrid", "dense", "lexical"]
+    for result in results:
+        assert result["questions"] == len(load_squad(small_squad)[1])
+        assert 0.5 <= result["recall_at_1"] <= result["recall_at_5"] <= result["recall_at_10"] <= 1
+        assert result["recall_at_1"] <= result["mrr_at_10"] <= 1
+        assert 0 < result["latency_p50_ms"] <= result["latency_p95_ms"]
+    assert (keep / "vectors" / "CURRENT").is_file()
+    # A rerun over the kept index reuses every embedding and gives the same figures.
+    assert main(["eval", str(small_squad), "--json", "--keep", str(keep), "--mode", "hybrid"]) == 0
+    [again] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert again["mrr_at_10"] == pytest.approx(results[0]["mrr_at_10"], abs=0.02)
