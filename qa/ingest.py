@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import json
 import logging
+import os
 import re
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -28,6 +30,10 @@ _HEADING = re.compile(r"^#{1,6}\s+")
 # A line with no letter or digit in any script (a lone quote, dashes, NBSPs) is layout debris.
 _HAS_WORD = re.compile(r"\w")
 _BLANKS = re.compile(r"[\s\u00a0\u200b-\u200f\u202a-\u202e\u2060\ufeff]+")
+# A JSON "\ud800" escape decodes to a lone surrogate, which no UTF-8 writer (SQLite, the tokenizer) accepts.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+_UTF16_HINT = "UTF-16 text, not UTF-8; convert it, e.g. iconv -f utf-16 -t utf-8"
 
 OnSkip = Callable[[Skipped], None]
 
@@ -75,7 +81,7 @@ def read_articles(sources: Iterable[str | Path], *, strict: bool = False) -> tup
 
 def _iter_source(path: Path, *, strict: bool, on_skip: OnSkip | None) -> Iterator[Article]:
     def skip(origin: str, line: int | None, reason: str) -> None:
-        record = Skipped(origin=origin, line=line, reason=reason)
+        record = Skipped(origin=_printable(origin), line=line, reason=reason)
         if strict:
             raise InputError(str(record))
         logger.warning("skipped %s", record)
@@ -88,14 +94,18 @@ def _iter_source(path: Path, *, strict: bool, on_skip: OnSkip | None) -> Iterato
             if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         for file in files:
-            if _is_jsonl(file):
+            if not _valid_name(file):
+                skip(str(file), None, "the file name is not valid UTF-8; rename it")
+            elif _is_jsonl(file):
                 yield from _iter_jsonl(file, skip)
             elif file.suffix.lower() in TEXT_SUFFIXES:
                 article = _read_text_file(file, file.relative_to(path).with_suffix("").as_posix(), skip)
                 if article is not None:
                     yield article
         return
-    if _is_jsonl(path):
+    if not _valid_name(path):
+        skip(str(path), None, "the file name is not valid UTF-8; rename it")
+    elif _is_jsonl(path):
         yield from _iter_jsonl(path, skip)
     elif path.suffix.lower() in TEXT_SUFFIXES:
         article = _read_text_file(path, path.stem, skip)
@@ -103,6 +113,25 @@ def _iter_source(path: Path, *, strict: bool, on_skip: OnSkip | None) -> Iterato
             yield article
     else:
         skip(str(path), None, f"unsupported file type {path.suffix!r}; use .txt, .md, .jsonl or .jsonl.gz")
+
+
+def _valid_name(path: Path) -> bool:
+    """Whether the path decodes as UTF-8 (undecodable bytes come in as surrogates, which cannot be stored)."""
+    return _SURROGATE.search(str(path)) is None
+
+
+def _printable(origin: str) -> str:
+    return os.fsencode(origin).decode("utf-8", "replace") if _SURROGATE.search(origin) else origin
+
+
+def _is_utf16(raw: bytes) -> bool:
+    if not raw.startswith(_UTF16_BOMS) or len(raw) % 2:
+        return False
+    try:
+        raw.decode("utf-16")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _is_jsonl(path: Path) -> bool:
@@ -115,6 +144,9 @@ def _read_text_file(path: Path, article_id: str, skip: Callable[[str, int | None
         raw = path.read_bytes()
     except OSError as exc:
         skip(origin, None, f"cannot read the file ({exc.strerror})")
+        return None
+    if _is_utf16(raw):
+        skip(origin, None, _UTF16_HINT)
         return None
     if b"\x00" in raw:
         skip(origin, None, "binary file (contains NUL bytes), not a text article")
@@ -172,6 +204,9 @@ def _iter_jsonl(path: Path, skip: Callable[[str, int | None, str], None]) -> Ite
     try:
         with opener(path, "rb") as stream:
             for line_no, raw in enumerate(stream, start=1):
+                if line_no == 1 and raw.startswith(_UTF16_BOMS):
+                    skip(origin, None, _UTF16_HINT)
+                    return
                 if not raw.strip():
                     continue
                 any_line = True
@@ -189,12 +224,20 @@ def _parse_json_line(
     raw: bytes, origin: str, line_no: int, skip: Callable[[str, int | None, str], None]
 ) -> Article | None:
     try:
-        record = json.loads(raw.decode("utf-8"))
+        # Editors on Windows start a file with a byte order mark; it is not part of the first record.
+        record = json.loads(raw.decode("utf-8-sig" if line_no == 1 else "utf-8"))
     except UnicodeDecodeError as exc:
         skip(origin, line_no, f"not UTF-8 (invalid byte at offset {exc.start})")
         return None
     except json.JSONDecodeError as exc:
         skip(origin, line_no, f"not valid JSON ({exc.msg} at column {exc.colno})")
+        return None
+    except RecursionError:
+        skip(origin, line_no, "not valid JSON (nested too deeply)")
+        return None
+    except ValueError:
+        # Python refuses to convert integers of more than 4,300 digits.
+        skip(origin, line_no, "not valid JSON (a number too long to read)")
         return None
     if not isinstance(record, dict):
         skip(origin, line_no, f"expected a JSON object, got {type(record).__name__}")
@@ -205,8 +248,14 @@ def _parse_json_line(
         return None
     for key in JSONL_REQUIRED + JSONL_OPTIONAL:
         value = record.get(key)
-        if value is not None and not isinstance(value, str) and not (key == "id" and isinstance(value, int)):
-            skip(origin, line_no, f"field {key!r} must be a string, got {type(value).__name__}")
+        if value is None and key not in JSONL_REQUIRED:
+            continue
+        if not isinstance(value, str) and not (key == "id" and type(value) is int):
+            kind = "null" if value is None else type(value).__name__
+            skip(origin, line_no, f"field {key!r} must be a string, got {kind}")
+            return None
+        if isinstance(value, str) and _SURROGATE.search(value):
+            skip(origin, line_no, f"field {key!r} holds an unpaired surrogate escape (\\ud800-\\udfff), which is not text")
             return None
     text = _clean_body(record["text"])
     if not text:
