@@ -1,11 +1,26 @@
-"""Build an index from article sources: ingest, chunk, embed (reusing what is unchanged), publish atomically."""
+"""Build an index from article sources: ingest, chunk, embed (reusing what is unchanged), publish atomically.
+
+A build is incremental: articles unchanged since the current index keep their
+passages, vectors and lexical terms without being chunked or embedded again;
+new and changed articles are chunked, and only passages whose embedded text is
+new are embedded. Sources unchanged byte for byte make the build a no-op.
+
+A build is resumable: fresh embeddings are committed to the build's temporary
+folder batch by batch, and a build that was killed leaves them there for the
+next build to reuse. The live index is only ever replaced by a finished one.
+"""
 
 from __future__ import annotations
 
+import errno
 import fcntl
+import gzip
+import hashlib
+import json
 import logging
 import platform
 import shutil
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,20 +34,23 @@ from typing import Any
 import numpy as np
 
 from qa.chunk import Chunker
-from qa.config import Settings
+from qa.config import INDEX_FORMAT, Settings
 from qa.embed import Embedder
 from qa.errors import IndexStoreError, InputError, QAError
-from qa.index import INDEX_FILE, VectorIndex
+from qa.index import INDEX_FILE, VECTORS_FILE, VectorIndex, choose_type, load_vectors, measure_recall
 from qa.ingest import iter_articles
-from qa.lexical import LexicalIndex
+from qa.lexical import ANALYZER_VERSION, DEFAULT_ANALYZER, LexicalIndex, Terms
 from qa.records import Article, Skipped
 from qa.store import (
     STORE,
     PassageStore,
+    article_sha256,
+    assemble_store,
     new_generation,
     open_generation,
     publish_generation,
     remove_stale_builds,
+    stale_builds,
     text_sha256,
     write_manifest,
 )
@@ -41,17 +59,33 @@ logger = logging.getLogger(__name__)
 logger.addHandler(logging.NullHandler())
 
 _ARTICLES_PER_BATCH = 64
-_VECTORS_FILE = "vectors.f32"
+# What a build in progress commits batch by batch, kept if it is killed.
+_FRESH_STORE = "fresh.sqlite"
+_FRESH_VECTORS = "fresh.f32"
+_COPY_ROWS = 65_536
+_RECALL_QUERIES = 500
+_SKIPPED_KEPT = 1000
 
 
 @dataclass
 class BuildProgress:
-    """Counts so far, passed to the progress callback after every batch."""
+    """Where a build stands, passed to the progress callback as it goes.
 
+    `phase` is "articles" (reading, chunking, embedding; `done` counts articles
+    and `total` is the number of input records, or None when unknown), then
+    "vectors", "lexical", "index" and "checksums" (`done`/`total` in passages or bytes).
+    """
+
+    phase: str = "articles"
+    done: int = 0
+    total: int | None = None
     articles: int = 0
     passages: int = 0
     embedded: int = 0
     reused: int = 0
+    resumed: int = 0
+    kept_articles: int = 0
+    changed_articles: int = 0
     tokens: int = 0
     skipped: int = 0
     seconds: float = 0.0
@@ -59,7 +93,18 @@ class BuildProgress:
 
 @dataclass(frozen=True)
 class BuildReport:
-    """What a build did."""
+    """What a build did.
+
+    Attributes:
+        articles, passages: in the index now.
+        embedded: passages whose vectors were computed by this build.
+        reused: passages whose vectors came from the previous index or a killed build.
+        resumed: of those, the ones a killed build had computed.
+        kept_articles: articles unchanged since the previous index (not chunked again).
+        changed_articles: articles whose id was indexed with another content.
+        removed_articles: articles of the previous index absent from the sources.
+        unchanged: the sources and settings were those of the current index; nothing was written.
+    """
 
     path: Path
     articles: int
@@ -70,6 +115,11 @@ class BuildReport:
     seconds: float
     skipped: list[Skipped] = field(default_factory=list)
     manifest: dict[str, Any] = field(default_factory=dict)
+    resumed: int = 0
+    kept_articles: int = 0
+    changed_articles: int = 0
+    removed_articles: int = 0
+    unchanged: bool = False
 
 
 def build_index(
@@ -79,83 +129,217 @@ def build_index(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     strict: bool = False,
+    force: bool = False,
     progress: Callable[[BuildProgress], None] | None = None,
 ) -> BuildReport:
-    """Build (or rebuild) the index of `sources` in `out`.
+    """Build or update the index of `sources` in `out`.
 
-    Articles are streamed in batches; passages whose embedded text is unchanged
-    since the current index (same model, same precision) reuse their stored
-    vectors. The new index is written beside the current one and swapped in
-    atomically, so an interrupted build never damages the index in use.
+    Only what changed since the current index is redone (see the module
+    docstring); with `force`, every passage is chunked and embedded again.
 
     Raises:
         InputError: a source is missing, no article could be read, or (with
             `strict`) an input is bad.
         DuplicateArticleError: two articles share one id.
-        IndexStoreError: another build is writing to `out`.
+        IndexStoreError: another build is writing to `out`, or the disk is full
+            (the current index is left as it was).
     """
     settings = settings or Settings()
     out = Path(out)
     if not sources:
         raise InputError("no sources given; name .txt/.md files, folders or .jsonl(.gz) files to index")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the index")
+    missing = [str(source) for source in sources if not Path(source).exists()]
+    if missing:
+        raise InputError("; ".join(f"{path}: no such file or folder" for path in missing))
+    choose_type(settings.index_type, 0)
     embedder = embedder or Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
+    started = time.perf_counter()
+    try:
+        with _build_lock(out):
+            return _build_locked(sources, out, settings, embedder, strict, force, progress, started)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise IndexStoreError(
+                f"the disk holding {out} is full ({exc.strerror}); the current index is unchanged. "
+                "Free some space and run the build again"
+            ) from None
+        raise
+
+
+def _build_locked(
+    sources: Sequence[str | Path],
+    out: Path,
+    settings: Settings,
+    embedder: Embedder,
+    strict: bool,
+    force: bool,
+    progress: Callable[[BuildProgress], None] | None,
+    started: float,
+) -> BuildReport:
+    inputs = _fingerprint_inputs(sources)
+    key = _build_key(settings, embedder)
+    previous = None if force else _Previous.open(out, embedder, settings)
+    if previous is not None and previous.manifest.get("inputs") == inputs and previous.manifest.get("build") == key:
+        remove_stale_builds(out)
+        return _unchanged_report(previous, started)
     if settings.chunk_tokens > embedder.max_tokens - 64:
         raise InputError(
             f"chunk_tokens {settings.chunk_tokens} leaves no room for the title within the model's "
             f"{embedder.max_tokens} tokens; use at most {embedder.max_tokens - 64}"
         )
+    stale = stale_builds(out)
+    resume = [r for r in (_Resumed.open(folder, embedder) for folder in stale) if r is not None]
     chunker = Chunker(embedder.count_tokens, settings.chunk_tokens, settings.overlap_sentences)
-    started = time.perf_counter()
     skipped: list[Skipped] = []
-    with _build_lock(out):
-        remove_stale_builds(out)
-        previous = _previous_vectors(out, embedder)
-        tmp = new_generation(out)
-        try:
-            stats, corpus_sha256 = _fill(tmp, sources, chunker, embedder, previous, strict, skipped, progress, started)
-            if stats.articles == 0:
-                raise InputError(
-                    f"no article could be read from {', '.join(map(str, sources))}"
-                    + (f" ({len(skipped)} input(s) skipped)" if skipped else "")
-                )
-            manifest = _finish(tmp, sources, settings, embedder, stats, corpus_sha256, len(skipped))
-            final = publish_generation(out, tmp)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+    tmp = new_generation(out)
+    try:
+        stats, kept, moved = _fill(tmp, sources, chunker, embedder, previous, resume, strict, skipped, progress, started)
+        if stats.articles == 0:
+            raise InputError(
+                f"no article could be read from {', '.join(map(str, sources))}"
+                + (f" ({len(skipped)} input(s) skipped)" if skipped else "")
+            )
+        for resumed in resume:
+            resumed.close()
+        manifest, removed = _finish(tmp, sources, settings, embedder, previous, stats, kept, moved, skipped, inputs, key,
+                                    progress, started)
+        if previous is not None:
+            previous.close()
+        final = publish_generation(out, tmp)
+    except BaseException as exc:
+        for resumed in resume:
+            resumed.close()
+        _keep_fresh_only(tmp, discard=isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
+        raise
+    for folder in stale:
+        shutil.rmtree(folder, ignore_errors=True)
     return BuildReport(
         path=final, articles=stats.articles, passages=stats.passages, embedded=stats.embedded,
         reused=stats.reused, tokens=stats.tokens, seconds=time.perf_counter() - started,
-        skipped=skipped, manifest=manifest,
+        skipped=skipped, manifest=manifest, resumed=stats.resumed, kept_articles=stats.kept_articles,
+        changed_articles=stats.changed_articles, removed_articles=removed,
     )
 
 
-@dataclass
+def _unchanged_report(previous: _Previous, started: float) -> BuildReport:
+    manifest = previous.manifest
+    counts = manifest["counts"]
+    skipped = [Skipped(**record) for record in manifest.get("skipped", [])]
+    report = BuildReport(
+        path=previous.folder, articles=counts["articles"], passages=counts["passages"], embedded=0,
+        reused=counts["passages"], tokens=0, seconds=time.perf_counter() - started, skipped=skipped,
+        manifest=manifest, kept_articles=counts["articles"], unchanged=True,
+    )
+    previous.close()
+    return report
+
+
 class _Previous:
-    rows: dict[str, int]
-    index: VectorIndex
+    """What the current index offers a new build: its articles, vectors and lexical terms."""
+
+    def __init__(self, folder: Path, manifest: dict[str, Any], same_chunking: bool) -> None:
+        self.folder = folder
+        self.manifest = manifest
+        self.store = PassageStore.open(folder / STORE)
+        self.articles = self.store.articles_by_id() if same_chunking else {}
+        self.origins = self.store.origins() if same_chunking else {}
+        self._by_hash: dict[str, int] | None = None
+        self._vectors: np.ndarray | None = None
+        self._index: VectorIndex | None = None
+        self.terms: Terms | None = None
+        self.vocab: dict[str, int] = {}
+
+    @classmethod
+    def open(cls, out: Path, embedder: Embedder, settings: Settings) -> _Previous | None:
+        """The current index, when its vectors were made by this very model (same weights, precision, prompts)."""
+        try:
+            folder, manifest = open_generation(out, formats=(1, INDEX_FORMAT))
+        except QAError as exc:
+            logger.info("not reusing anything from %s: %s", out, exc)
+            return None
+        model = manifest.get("model", {})
+        if (
+            model.get("fingerprint") != embedder.fingerprint
+            or model.get("precision") != embedder.precision
+            or model.get("prompts") != {"query": embedder.query_prompt, "passage": embedder.passage_prompt}
+        ):
+            return None
+        chunking = {"chunk_tokens": settings.chunk_tokens, "overlap_sentences": settings.overlap_sentences}
+        previous = cls(folder, manifest, same_chunking=manifest.get("chunking") == chunking)
+        lexical = manifest.get("lexical", {})
+        if lexical.get("version") == ANALYZER_VERSION and lexical.get("stemmer") == DEFAULT_ANALYZER.config()["stemmer"]:
+            index = LexicalIndex.load(folder)
+            if index.terms is not None and index.analyzer.config() == DEFAULT_ANALYZER.config():
+                previous.terms, previous.vocab = index.terms, dict(index.vocab)
+        return previous
+
+    @property
+    def size(self) -> int:
+        return int(self.manifest["counts"]["passages"])
+
+    @property
+    def by_hash(self) -> dict[str, int]:
+        if self._by_hash is None:
+            self._by_hash = self.store.rows_by_hash()
+        return self._by_hash
+
+    def vectors(self, rows: np.ndarray) -> np.ndarray:
+        if self._vectors is None and (self.folder / VECTORS_FILE).is_file():
+            self._vectors = load_vectors(self.folder / VECTORS_FILE)
+        if self._vectors is not None:
+            return np.asarray(self._vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        if self._index is None:
+            self._index = VectorIndex.load(self.folder / INDEX_FILE)
+        return self._index.vectors(np.asarray(rows, dtype=np.int64))
+
+    def append_only(self, kept_rows: list[int]) -> bool:
+        """Whether the new index starts with every previous passage, in order (so an HNSW index can be extended)."""
+        return len(kept_rows) == self.size and (not kept_rows or kept_rows[-1] == self.size - 1)
+
+    def close(self) -> None:
+        self.store.close()
 
 
-def _previous_vectors(out: Path, embedder: Embedder) -> _Previous | None:
-    """The current index's vectors by passage hash, when they were made by this very model."""
-    try:
-        folder, manifest = open_generation(out)
-    except QAError as exc:
-        logger.info("not reusing embeddings from %s: %s", out, exc)
-        return None
-    model = manifest.get("model", {})
-    if (
-        model.get("fingerprint") != embedder.fingerprint
-        or model.get("precision") != embedder.precision
-        or model.get("prompts") != {"query": embedder.query_prompt, "passage": embedder.passage_prompt}
-    ):
-        return None
-    store = PassageStore.open(folder / STORE)
-    try:
-        rows = store.rows_by_hash()
-    finally:
-        store.close()
-    return _Previous(rows=rows, index=VectorIndex.load(folder / INDEX_FILE))
+class _Resumed:
+    """Embeddings a killed build committed in its temporary folder."""
+
+    def __init__(self, store: PassageStore, vectors: np.ndarray, by_hash: dict[str, int]) -> None:
+        self._store = store
+        self._vectors = vectors
+        self.by_hash = by_hash
+
+    @classmethod
+    def open(cls, folder: Path, embedder: Embedder) -> _Resumed | None:
+        meta_path = folder / "fresh.json"
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            if meta != _fresh_meta(embedder):
+                return None
+            store = PassageStore.recover(folder / _FRESH_STORE)
+            by_hash = store.rows_by_hash()
+            dimension = int(meta["dimension"])
+            raw = np.memmap(folder / _FRESH_VECTORS, dtype=np.float32, mode="r")
+        except (OSError, ValueError, KeyError, TypeError, sqlite3.Error) as exc:
+            logger.info("cannot resume from %s: %s", folder, exc)
+            return None
+        vectors = raw[: len(raw) // dimension * dimension].reshape(-1, dimension)
+        by_hash = {h: row for h, row in by_hash.items() if row < len(vectors)}
+        return cls(store, vectors, by_hash)
+
+    def vectors(self, rows: list[int]) -> np.ndarray:
+        return np.asarray(self._vectors[rows], dtype=np.float32)
+
+    def close(self) -> None:
+        self._store.close()
+
+
+def _fresh_meta(embedder: Embedder) -> dict[str, Any]:
+    return {
+        "fingerprint": embedder.fingerprint, "precision": embedder.precision,
+        "prompts": [embedder.query_prompt, embedder.passage_prompt], "dimension": embedder.dimension,
+    }
 
 
 def _fill(
@@ -164,52 +348,98 @@ def _fill(
     chunker: Chunker,
     embedder: Embedder,
     previous: _Previous | None,
+    resume: list[_Resumed],
     strict: bool,
     skipped: list[Skipped],
     progress: Callable[[BuildProgress], None] | None,
     started: float,
-) -> tuple[BuildProgress, str]:
-    stats = BuildProgress()
+) -> tuple[BuildProgress, list[int], list[tuple[str, int]]]:
+    """Stream the articles: keep the unchanged ones by reference, chunk and embed the others into fresh.*.
+
+    Returns the counts, the previous index's rows of the articles kept unchanged,
+    and (new origin, row) for those of them now read from another file.
+    """
+    stats = BuildProgress(total=_count_records(sources))
+    kept: list[int] = []
+    moved: list[tuple[str, int]] = []
 
     def on_skip(record: Skipped) -> None:
         skipped.append(record)
         stats.skipped += 1
 
-    store = PassageStore.create(tmp / STORE)
-    articles = iter_articles(sources, strict=strict, on_skip=on_skip)
-    with open(tmp / _VECTORS_FILE, "wb") as vector_file:
-        for batch in _batches(articles, _ARTICLES_PER_BATCH):
-            per_article = chunker.chunk_many(batch)
-            passages = [p for ps in per_article for p in ps]
-            hashes = [text_sha256(p.embed_text) for p in passages]
-            vectors = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
-            todo = list(range(len(passages)))
-            if previous is not None:
-                reuse = [(i, previous.rows[h]) for i, h in enumerate(hashes) if h in previous.rows]
-                if reuse:
-                    vectors[[i for i, _ in reuse]] = previous.index.vectors(np.array([r for _, r in reuse]))
-                    done = {i for i, _ in reuse}
-                    todo = [i for i in todo if i not in done]
-            if todo:
-                texts = [passages[i].embed_text for i in todo]
-                vectors[todo] = embedder.encode_passages(texts)
-                stats.tokens += sum(embedder.count_tokens(texts))
-            vector_file.write(vectors.tobytes())
-            for article, article_passages in zip(batch, per_article):
-                offset = len(article_passages)
-                store.add(article, article_passages, hashes[:offset])
-                hashes = hashes[offset:]
-            stats.articles += len(batch)
-            stats.passages += len(passages)
-            stats.embedded += len(todo)
-            stats.reused += len(passages) - len(todo)
-            stats.seconds = time.perf_counter() - started
-            if progress is not None:
-                progress(stats)
-    store.commit()
-    corpus_sha256 = store.corpus_sha256()
-    store.close()
-    return stats, corpus_sha256
+    (tmp / "fresh.json").write_text(json.dumps(_fresh_meta(embedder)), encoding="utf-8")
+    fresh = PassageStore.create(tmp / _FRESH_STORE, durable=True)
+    try:
+        with open(tmp / _FRESH_VECTORS, "wb") as vector_file:
+            for batch in _batches(iter_articles(sources, strict=strict, on_skip=on_skip), _ARTICLES_PER_BATCH):
+                todo: list[Article] = []
+                for article in batch:
+                    known = previous.articles.get(article.id) if previous is not None else None
+                    if known is not None and known[1] == article_sha256(article):
+                        kept.append(known[0])
+                        if previous.origins.get(known[0]) != article.origin:
+                            moved.append((article.origin, known[0]))
+                        stats.kept_articles += 1
+                        stats.passages += known[2]
+                        stats.reused += known[2]
+                    else:
+                        stats.changed_articles += known is not None
+                        todo.append(article)
+                if todo:
+                    _embed_batch(todo, chunker, embedder, previous, resume, fresh, vector_file, stats)
+                stats.articles += len(batch)
+                stats.done = stats.articles
+                stats.seconds = time.perf_counter() - started
+                if progress is not None:
+                    progress(stats)
+    finally:
+        fresh.close()
+    return stats, kept, moved
+
+
+def _embed_batch(
+    articles: list[Article],
+    chunker: Chunker,
+    embedder: Embedder,
+    previous: _Previous | None,
+    resume: list[_Resumed],
+    fresh: PassageStore,
+    vector_file: Any,
+    stats: BuildProgress,
+) -> None:
+    per_article = chunker.chunk_many(articles)
+    passages = [p for ps in per_article for p in ps]
+    hashes = [text_sha256(p.embed_text) for p in passages]
+    vectors = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
+    todo = list(range(len(passages)))
+    if previous is not None and todo:
+        found = [(i, previous.by_hash[hashes[i]]) for i in todo if hashes[i] in previous.by_hash]
+        if found:
+            vectors[[i for i, _ in found]] = previous.vectors(np.array([row for _, row in found]))
+            done = {i for i, _ in found}
+            todo = [i for i in todo if i not in done]
+    for resumed in resume:
+        found = [(i, resumed.by_hash[hashes[i]]) for i in todo if hashes[i] in resumed.by_hash]
+        if found:
+            vectors[[i for i, _ in found]] = resumed.vectors([row for _, row in found])
+            stats.resumed += len(found)
+            done = {i for i, _ in found}
+            todo = [i for i in todo if i not in done]
+    if todo:
+        texts = [passages[i].embed_text for i in todo]
+        vectors[todo] = embedder.encode_passages(texts)
+        stats.tokens += sum(embedder.count_tokens(texts))
+    # Vectors first, then the rows that point at them: a kill in between leaves unreferenced vectors only.
+    vector_file.write(vectors.tobytes())
+    vector_file.flush()
+    offset = 0
+    for article, article_passages in zip(articles, per_article):
+        fresh.add(article, article_passages, hashes[offset:offset + len(article_passages)])
+        offset += len(article_passages)
+    fresh.commit()
+    stats.passages += len(passages)
+    stats.embedded += len(todo)
+    stats.reused += len(passages) - len(todo)
 
 
 def _finish(
@@ -217,37 +447,187 @@ def _finish(
     sources: Sequence[str | Path],
     settings: Settings,
     embedder: Embedder,
+    previous: _Previous | None,
     stats: BuildProgress,
-    corpus_sha256: str,
-    skipped: int,
-) -> dict[str, Any]:
-    raw = tmp / _VECTORS_FILE
-    vectors = np.fromfile(raw, dtype=np.float32).reshape(-1, embedder.dimension)
-    index = VectorIndex.build(vectors)
-    index.save(tmp / INDEX_FILE)
-    del vectors
-    raw.unlink()
-    store = PassageStore.open(tmp / STORE)
-    try:
-        lexical = LexicalIndex.build(stored.passage.embed_text for stored in store.iter_passages())
-    finally:
-        store.close()
+    kept_articles: list[int],
+    moved: list[tuple[str, int]],
+    skipped: list[Skipped],
+    inputs: list[dict[str, Any]],
+    key: dict[str, Any],
+    progress: Callable[[BuildProgress], None] | None,
+    started: float,
+) -> tuple[dict[str, Any], int]:
+    """Assemble the new generation: store, vectors, lexical index, vector index, manifest."""
+
+    def phase(name: str, done: int, total: int | None) -> None:
+        stats.phase, stats.done, stats.total = name, done, total
+        stats.seconds = time.perf_counter() - started
+        if progress is not None:
+            progress(stats)
+
+    kept_rows, fresh_count = assemble_store(
+        tmp / STORE, previous.folder / STORE if previous is not None and kept_articles else None,
+        kept_articles, tmp / _FRESH_STORE, moved,
+    )
+    removed = len(previous.articles) - stats.kept_articles - stats.changed_articles if previous is not None else 0
+    total = len(kept_rows) + fresh_count
+    dimension = embedder.dimension
+    fresh_vectors = np.memmap(tmp / _FRESH_VECTORS, dtype=np.float32, mode="r")
+    fresh_vectors = fresh_vectors[: fresh_count * dimension].reshape(fresh_count, dimension)
+    vectors = np.lib.format.open_memmap(tmp / VECTORS_FILE, mode="w+", dtype=np.float32, shape=(total, dimension))
+    kept_array = np.asarray(kept_rows, dtype=np.int64)
+    for start in range(0, len(kept_array), _COPY_ROWS):
+        rows = kept_array[start:start + _COPY_ROWS]
+        vectors[start:start + len(rows)] = previous.vectors(rows)
+        phase("vectors", start + len(rows), total)
+    for start in range(0, fresh_count, _COPY_ROWS):
+        block = fresh_vectors[start:start + _COPY_ROWS]
+        vectors[len(kept_array) + start:len(kept_array) + start + len(block)] = block
+        phase("vectors", len(kept_array) + start + len(block), total)
+    vectors.flush()
+    del fresh_vectors
+
+    phase("lexical", 0, total)
+    lexical = _lexical(tmp, previous, kept_array, len(kept_rows))
     lexical_files = lexical.save(tmp)
+
+    kind = choose_type(settings.index_type, total)
+    phase("index", 0, total)
+    index = _vector_index(previous, kept_rows, vectors, kind, len(kept_rows))
+    index.save(tmp / INDEX_FILE)
+    recall = None
+    if index.kind == "hnsw":
+        phase("recall", 0, _RECALL_QUERIES)
+        recall = measure_recall(index, vectors, queries=_RECALL_QUERIES)
+    del vectors, index
+    for name in (_FRESH_STORE, _FRESH_STORE + "-wal", _FRESH_STORE + "-shm", _FRESH_VECTORS, "fresh.json"):
+        (tmp / name).unlink(missing_ok=True)
+
+    phase("checksums", 0, None)
+    described = VectorIndex.load(tmp / INDEX_FILE, tmp / VECTORS_FILE).describe()
+    if recall is not None:
+        described["recall"] = recall
     manifest = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": embedder.describe(),
         "chunking": {"chunk_tokens": settings.chunk_tokens, "overlap_sentences": settings.overlap_sentences},
         "counts": {
-            "articles": stats.articles, "passages": stats.passages, "embedded": stats.embedded,
-            "reused": stats.reused, "skipped_inputs": skipped,
+            "articles": stats.articles, "passages": total, "embedded": stats.embedded,
+            "reused": stats.reused, "resumed": stats.resumed, "kept_articles": stats.kept_articles,
+            "changed_articles": stats.changed_articles, "removed_articles": removed, "skipped_inputs": len(skipped),
         },
-        "corpus_sha256": corpus_sha256,
+        "corpus_sha256": _corpus_sha256(tmp / STORE),
         "sources": [str(s) for s in sources],
-        "index": {"kind": index.kind, "metric": "inner_product", "dimension": index.dimension, "size": index.size},
+        "inputs": inputs,
+        "build": key,
+        "skipped": [{"origin": s.origin, "line": s.line, "reason": s.reason} for s in skipped[:_SKIPPED_KEPT]],
+        "index": described,
         "versions": _versions(),
     }
     manifest["lexical"] = {"files": lexical_files, "size": lexical.size, **lexical.analyzer.config()}
-    return write_manifest(tmp, manifest, [INDEX_FILE, STORE, *lexical_files])
+    written = write_manifest(tmp, manifest, [INDEX_FILE, VECTORS_FILE, STORE, *lexical_files])
+    return written, removed
+
+
+def _lexical(tmp: Path, previous: _Previous | None, kept_rows: np.ndarray, kept_count: int) -> LexicalIndex:
+    """BM25 over all passages, analyzing only those whose terms the previous index did not store."""
+    vocab: dict[str, int] = {}
+    terms = Terms.empty()
+    store = PassageStore.open(tmp / STORE)
+    try:
+        if previous is not None and previous.terms is not None and kept_count:
+            vocab = dict(previous.vocab)
+            terms = previous.terms.take(kept_rows)
+            texts = (s.passage.embed_text for s in store.iter_passages(start=kept_count))
+        else:
+            texts = (s.passage.embed_text for s in store.iter_passages())
+        terms = terms.extend(DEFAULT_ANALYZER, texts, vocab)
+    finally:
+        store.close()
+    return LexicalIndex.from_terms(terms, vocab)
+
+
+def _vector_index(previous: _Previous | None, kept_rows: list[int], vectors: np.ndarray, kind: str,
+                  kept_count: int) -> VectorIndex:
+    """Extend the previous HNSW index when the new rows only append to it; build afresh otherwise."""
+    if (
+        kind == "hnsw" and previous is not None and kept_count
+        and previous.manifest.get("index", {}).get("type") == "hnsw" and previous.append_only(kept_rows)
+    ):
+        index = VectorIndex.load(previous.folder / INDEX_FILE)
+        index.add(vectors[kept_count:])
+        index.attach(vectors)
+        return index
+    return VectorIndex.build(vectors, kind)
+
+
+def _corpus_sha256(path: Path) -> str:
+    store = PassageStore.open(path)
+    try:
+        return store.corpus_sha256()
+    finally:
+        store.close()
+
+
+def _build_key(settings: Settings, embedder: Embedder) -> dict[str, Any]:
+    """Everything besides the sources that decides what a build writes."""
+    return {
+        "format": INDEX_FORMAT, "fingerprint": embedder.fingerprint, "precision": embedder.precision,
+        "prompts": [embedder.query_prompt, embedder.passage_prompt], "chunk_tokens": settings.chunk_tokens,
+        "overlap_sentences": settings.overlap_sentences, "analyzer": DEFAULT_ANALYZER.config(),
+        "index_type": settings.index_type,
+    }
+
+
+def _fingerprint_inputs(sources: Sequence[str | Path]) -> list[dict[str, Any]]:
+    """Path, size and sha256 of every file under the sources, to tell an unchanged corpus in one read."""
+    inputs = []
+    for source in sources:
+        path = Path(source)
+        files = [path] if path.is_file() else sorted(
+            f for f in path.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
+        )
+        for file in files:
+            digest = hashlib.sha256()
+            with open(file, "rb") as stream:
+                for block in iter(lambda: stream.read(1 << 22), b""):
+                    digest.update(block)
+            inputs.append({"path": str(file.resolve()), "bytes": file.stat().st_size, "sha256": digest.hexdigest()})
+    return inputs
+
+
+def _count_records(sources: Sequence[str | Path]) -> int | None:
+    """How many articles the sources hold at most (lines of JSON Lines, text files), for the progress ETA."""
+    total = 0
+    try:
+        for source in sources:
+            path = Path(source)
+            files = [path] if path.is_file() else [f for f in path.rglob("*") if f.is_file()]
+            for file in files:
+                name = file.name.lower()
+                if name.endswith((".jsonl", ".jsonl.gz")):
+                    opener = gzip.open if name.endswith(".gz") else open
+                    with opener(file, "rb") as stream:
+                        total += sum(block.count(b"\n") for block in iter(lambda: stream.read(1 << 22), b""))
+                elif name.endswith((".txt", ".md")):
+                    total += 1
+    except (OSError, EOFError, gzip.BadGzipFile):
+        return None
+    return total or None
+
+
+def _keep_fresh_only(tmp: Path, *, discard: bool) -> None:
+    """After a failed build, keep only its committed embeddings, for the next build to resume from."""
+    if discard or not (tmp / _FRESH_STORE).is_file():
+        shutil.rmtree(tmp, ignore_errors=True)
+        return
+    keep = {_FRESH_STORE, _FRESH_STORE + "-wal", _FRESH_STORE + "-shm", _FRESH_VECTORS, "fresh.json"}
+    for entry in tmp.iterdir():
+        if entry.name not in keep:
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
 
 
 def _versions() -> dict[str, str]:

@@ -9,9 +9,10 @@ import sys
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import qa
-from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, Settings
+from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, FLAT_MAX_PASSAGES, Settings
 from qa.records import Filters
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -62,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--overlap", type=int, default=Settings.overlap_sentences, help="sentences repeated between passages (default: %(default)s)")
     build.add_argument("--batch-size", type=int, default=Settings.batch_size, help="passages per embedding batch (default: %(default)s)")
     build.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=Settings.precision, help="embedding precision (default: %(default)s: bf16 where the CPU supports it)")
+    build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default=Settings.index_type, help="vector index: exact (flat), approximate (hnsw), or auto: flat up to %d passages (default: %%(default)s)" % FLAT_MAX_PASSAGES)
+    build.add_argument("--force", action="store_true", help="chunk and embed everything again instead of reusing the current index")
     build.add_argument("--strict", action="store_true", help="stop at the first bad input instead of skipping it")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
@@ -118,7 +121,7 @@ def _build(args: argparse.Namespace) -> int:
     try:
         settings = Settings(
             model=args.model, chunk_tokens=args.chunk_tokens, overlap_sentences=args.overlap,
-            batch_size=args.batch_size, precision=args.precision,
+            batch_size=args.batch_size, precision=args.precision, index_type=args.index_type,
         )
     except ValueError as exc:
         print(f"qa build: error: {exc}", file=sys.stderr)
@@ -129,23 +132,39 @@ def _build(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     bar = None if args.quiet or args.json else _ProgressBar()
     try:
-        report = qa.build_index(sources, args.out, settings=settings, strict=args.strict, progress=bar)
+        report = qa.build_index(
+            sources, args.out, settings=settings, strict=args.strict, force=args.force, progress=bar
+        )
     finally:
         if bar is not None:
             bar.close()
     summary = {
         "index": str(report.path), "articles": report.articles, "passages": report.passages,
-        "embedded": report.embedded, "reused": report.reused, "tokens": report.tokens,
-        "seconds": round(report.seconds, 2), "skipped": [str(s) for s in report.skipped],
+        "embedded": report.embedded, "reused": report.reused, "resumed": report.resumed,
+        "kept_articles": report.kept_articles, "changed_articles": report.changed_articles,
+        "removed_articles": report.removed_articles, "unchanged": report.unchanged, "tokens": report.tokens,
+        "seconds": round(report.seconds, 2), "index_type": report.manifest.get("index", {}).get("type"),
+        "recall": report.manifest.get("index", {}).get("recall"), "skipped": [str(s) for s in report.skipped],
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
         return EXIT_OK
     for skipped in report.skipped:
         print(f"skipped {skipped}", file=sys.stderr)
+    if report.unchanged:
+        print(
+            f"up to date: {report.articles} articles, {report.passages} passages, sources unchanged "
+            f"({report.seconds:.1f} s) -> {report.path}"
+        )
+        return EXIT_OK
+    recall = report.manifest.get("index", {}).get("recall")
     print(
         f"indexed {report.articles} articles, {report.passages} passages "
-        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s -> {report.path}"
+        f"({report.embedded} embedded, {report.reused} reused"
+        + (f", {report.resumed} from an interrupted build" if report.resumed else "")
+        + f"; {report.kept_articles} articles unchanged, {report.changed_articles} changed, "
+        f"{report.removed_articles} removed) in {report.seconds:.1f} s -> {report.path}"
+        + (f"; HNSW recall@10 {recall['recall']:.3f} against exact search" if recall else "")
         + (f"; skipped {len(report.skipped)} input(s), listed above" if report.skipped else "")
     )
     return EXIT_OK
@@ -258,25 +277,37 @@ def _clip(text: str, limit: int = 240) -> str:
 
 
 class _ProgressBar:
-    """Renders build progress on stderr with tqdm: articles, passages, embeddings per second."""
+    """Renders build progress on stderr with tqdm, one bar per phase: counts, rate and ETA."""
+
+    _UNITS = {"articles": " articles", "vectors": " vectors", "lexical": " passages", "index": " vectors",
+              "recall": " queries", "checksums": ""}
 
     def __init__(self) -> None:
-        from tqdm import tqdm
-
-        # disable=None: no bar when stderr is not a terminal (logs, pipes, CI).
-        self._bar = tqdm(unit=" articles", file=sys.stderr, dynamic_ncols=True, disable=None)
+        self._bar: Any = None
+        self._phase = ""
 
     def __call__(self, progress: qa.build.BuildProgress) -> None:  # type: ignore[name-defined]
-        self._bar.update(progress.articles - self._bar.n)
-        rate = progress.embedded / progress.seconds if progress.seconds else 0.0
-        self._bar.set_postfix_str(
-            f"{progress.passages} passages, {progress.embedded} embedded ({rate:.0f}/s), {progress.reused} reused"
-            + (f", {progress.skipped} skipped" if progress.skipped else ""),
-            refresh=False,
-        )
+        from tqdm import tqdm
+
+        if progress.phase != self._phase:
+            self.close()
+            self._phase = progress.phase
+            # disable=None: no bar when stderr is not a terminal (logs, pipes, CI).
+            self._bar = tqdm(desc=progress.phase, total=progress.total, unit=self._UNITS.get(progress.phase, ""),
+                             file=sys.stderr, dynamic_ncols=True, disable=None)
+        self._bar.update(progress.done - self._bar.n)
+        if progress.phase == "articles":
+            rate = progress.embedded / progress.seconds if progress.seconds else 0.0
+            self._bar.set_postfix_str(
+                f"{progress.passages} passages, {progress.embedded} embedded ({rate:.0f}/s), {progress.reused} reused"
+                + (f", {progress.skipped} skipped" if progress.skipped else ""),
+                refresh=False,
+            )
 
     def close(self) -> None:
-        self._bar.close()
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
 
 
 if __name__ == "__main__":

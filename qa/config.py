@@ -9,7 +9,10 @@ from qa.errors import SettingsError
 DEFAULT_MODEL = "intfloat/multilingual-e5-small"
 DEFAULT_INDEX_DIR = "vectors"
 DEFAULT_SOURCES = ("seeds",)
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2
+# Index type "auto" searches exactly up to this many passages and with HNSW beyond
+# (exact search costs grow with the corpus, HNSW's hardly; see benchmarks/bench_query.py).
+FLAT_MAX_PASSAGES = 250_000
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,8 @@ class Settings:
         batch_size: passages per embedding batch.
         precision: "auto" (bf16 where the CPU supports it), "float32" or "bfloat16".
         top_k: hits returned by a search.
+        index_type: "auto" (exact search up to qa.index.FLAT_MAX_PASSAGES passages,
+            HNSW beyond), "flat" or "hnsw".
     """
 
     model: str = DEFAULT_MODEL
@@ -32,6 +37,7 @@ class Settings:
     batch_size: int = 8
     precision: str = "auto"
     top_k: int = 5
+    index_type: str = "auto"
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:
@@ -44,5 +50,7 @@ class Settings:
             raise SettingsError(
                 f"precision must be one of 'auto', 'float32', 'bfloat16', got {self.precision!r}"
             )
+        if self.index_type not in ("auto", "flat", "hnsw"):
+            raise SettingsError(f"index_type must be one of 'auto', 'flat', 'hnsw', got {self.index_type!r}")
         if self.top_k < 1:
             raise SettingsError(f"top_k must be at least 1, got {self.top_k}")

@@ -199,9 +199,10 @@ class LexicalMatches:
 class LexicalIndex:
     """A BM25 index whose row i is passage row i of the store (the same numbering as the FAISS index)."""
 
-    def __init__(self, bm25: bm25s.BM25, analyzer: Analyzer) -> None:
+    def __init__(self, bm25: bm25s.BM25, analyzer: Analyzer, terms: Terms | None = None) -> None:
         self._bm25 = bm25
         self._analyzer = analyzer
+        self._terms = terms
 
     @classmethod
     def build(cls, texts: Sequence[str] | Iterable[str], analyzer: Analyzer = DEFAULT_ANALYZER) -> LexicalIndex:
@@ -209,24 +210,24 @@ class LexicalIndex:
 
         The texts are read once and kept only as term ids, so any iterable works.
         """
+        terms = Terms.empty()
         vocab: dict[str, int] = {}
-        docs: list[array[int]] = []
-        for text in texts:
-            docs.append(array("i", [vocab.setdefault(term, len(vocab)) for term in analyzer.tokens(text)]))
+        terms = terms.extend(analyzer, texts, vocab)
+        return cls.from_terms(terms, vocab, analyzer)
+
+    @classmethod
+    def from_terms(cls, terms: Terms, vocab: dict[str, int], analyzer: Analyzer = DEFAULT_ANALYZER) -> LexicalIndex:
+        """Index passages already analyzed into term ids (`terms` row i is passage row i).
+
+        The BM25 (Lucene variant) score of every (term, passage) pair is computed
+        with array operations, so a rebuild that reuses stored terms never
+        analyzes unchanged passages again.
+        """
         bm25 = bm25s.BM25(k1=_K1, b=_B, method="lucene")
-        if vocab:
-            bm25.index((docs, vocab), create_empty_token=False, show_progress=False)
-        else:
-            # bm25s divides by the mean length, which is 0 or undefined here.
-            bm25.vocab_dict = {}
-            bm25.nonoccurrence_array = None
-            bm25.scores = {
-                "data": np.empty(0, dtype=np.float32),
-                "indices": np.empty(0, dtype=np.int32),
-                "indptr": np.zeros(1, dtype=np.int32),
-                "num_docs": len(docs),
-            }
-        return cls(bm25, analyzer)
+        bm25.vocab_dict = dict(vocab)
+        bm25.nonoccurrence_array = None
+        bm25.scores = _bm25_matrix(terms, len(vocab))
+        return cls(bm25, analyzer, terms)
 
     @classmethod
     def load(cls, folder: Path) -> LexicalIndex:
@@ -255,15 +256,31 @@ class LexicalIndex:
             raise IndexCorruptError(
                 f"the lexical index in {folder} is unreadable ({exc!r}); run `qa build` again"
             ) from None
-        return cls(bm25, analyzer)
+        return cls(bm25, analyzer, Terms.load(folder))
 
     def save(self, folder: Path) -> list[str]:
-        """Write the index into `folder` as .npy arrays and JSON (never pickle); return the file names written."""
+        """Write the index into `folder` as .npy arrays and JSON (never pickle); return the file names written.
+
+        The passages' term ids are written too (when known), for the next build to reuse.
+        """
         folder.mkdir(parents=True, exist_ok=True)
         self._bm25.save(folder, **_BM25_FILES, allow_pickle=False, show_progress=False)
         config = {"format": _FORMAT, "size": self.size, "analyzer": self._analyzer.config()}
         (folder / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        return [CONFIG_FILE, *_BM25_FILES.values()]
+        files = [CONFIG_FILE, *_BM25_FILES.values()]
+        if self._terms is not None:
+            files += self._terms.save(folder)
+        return files
+
+    @property
+    def terms(self) -> Terms | None:
+        """Each passage's term ids, when the index was saved with them."""
+        return self._terms
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        """Term to term id."""
+        return self._bm25.vocab_dict
 
     @property
     def size(self) -> int:
@@ -317,6 +334,98 @@ class LexicalIndex:
             scores = self._bm25.get_scores_from_ids(ids, weight_mask=weights)
             results.append(_top(scores, k))
         return results
+
+
+TERMS_FILE = "lexical.terms.npy"
+OFFSETS_FILE = "lexical.offsets.npy"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """The term ids of many passages, concatenated: passage i is ids[offsets[i]:offsets[i + 1]]."""
+
+    ids: np.ndarray
+    offsets: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Terms:
+        return cls(np.empty(0, dtype=np.int32), np.zeros(1, dtype=np.int64))
+
+    @classmethod
+    def load(cls, folder: Path) -> Terms | None:
+        """The terms saved in `folder`, memory-mapped; None when the index has none."""
+        if not (folder / TERMS_FILE).is_file() or not (folder / OFFSETS_FILE).is_file():
+            return None
+        ids = np.load(folder / TERMS_FILE, mmap_mode="r", allow_pickle=False)
+        offsets = np.load(folder / OFFSETS_FILE, allow_pickle=False)
+        if offsets.ndim != 1 or len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(ids):
+            raise IndexCorruptError(f"the lexical terms in {folder} are inconsistent; run `qa build` again")
+        return cls(ids, offsets)
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def save(self, folder: Path) -> list[str]:
+        np.save(folder / TERMS_FILE, np.ascontiguousarray(self.ids, dtype=np.int32), allow_pickle=False)
+        np.save(folder / OFFSETS_FILE, self.offsets, allow_pickle=False)
+        return [TERMS_FILE, OFFSETS_FILE]
+
+    def take(self, rows: np.ndarray) -> Terms:
+        """The terms of `rows`, in that order."""
+        rows = np.asarray(rows, dtype=np.int64)
+        starts, ends = self.offsets[rows], self.offsets[rows + 1]
+        lengths = ends - starts
+        offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        if len(rows) and np.all(rows[1:] == rows[:-1] + 1):
+            ids = np.asarray(self.ids[starts[0]:ends[-1]], dtype=np.int32)
+        else:
+            ids = np.concatenate([self.ids[s:e] for s, e in zip(starts, ends)]) if len(rows) else np.empty(0, np.int32)
+        return Terms(ids.astype(np.int32, copy=False), offsets)
+
+    def extend(self, analyzer: Analyzer, texts: Iterable[str], vocab: dict[str, int]) -> Terms:
+        """These terms followed by those of `texts`; new terms are added to `vocab` (ids only grow)."""
+        lengths: list[int] = []
+        ids = array("i")
+        for text in texts:
+            before = len(ids)
+            ids.extend(vocab.setdefault(term, len(vocab)) for term in analyzer.tokens(text))
+            lengths.append(len(ids) - before)
+        offsets = np.concatenate([self.offsets, self.offsets[-1] + np.cumsum(np.array(lengths, dtype=np.int64))])
+        added = np.frombuffer(ids, dtype=np.int32) if len(ids) else np.empty(0, dtype=np.int32)
+        return Terms(np.concatenate([np.asarray(self.ids, dtype=np.int32), added]), offsets)
+
+    def concat(self, other: Terms) -> Terms:
+        return Terms(
+            np.concatenate([np.asarray(self.ids, dtype=np.int32), np.asarray(other.ids, dtype=np.int32)]),
+            np.concatenate([self.offsets, self.offsets[-1] + other.offsets[1:]]),
+        )
+
+
+def _bm25_matrix(terms: Terms, vocab_size: int) -> dict[str, Any]:
+    """The term-major sparse matrix of BM25 scores bm25s searches, as its `index()` would compute it."""
+    docs = len(terms)
+    lengths = np.diff(terms.offsets)
+    if docs == 0 or len(terms.ids) == 0:
+        return {
+            "data": np.empty(0, dtype=np.float32), "indices": np.empty(0, dtype=np.int32),
+            "indptr": np.zeros(vocab_size + 1, dtype=np.int32), "num_docs": docs,
+        }
+    doc_of_token = np.repeat(np.arange(docs, dtype=np.int64), lengths)
+    keys, tf = np.unique(np.asarray(terms.ids, dtype=np.int64) * docs + doc_of_token, return_counts=True)
+    term, doc = keys // docs, keys % docs
+    df = np.bincount(term, minlength=vocab_size)
+    idf = np.log(1 + (docs - df + 0.5) / (df + 0.5))
+    average = lengths.mean()
+    tf = tf.astype(np.float64)
+    scores = idf[term] * tf / (tf + _K1 * (1 - _B + _B * lengths[doc] / average))
+    indptr = np.zeros(vocab_size + 1, dtype=np.int64)
+    np.cumsum(df, out=indptr[1:])
+    index_dtype = np.int32 if max(docs, len(keys)) < 2**31 else np.int64
+    return {
+        "data": scores.astype(np.float32), "indices": doc.astype(index_dtype),
+        "indptr": indptr.astype(index_dtype), "num_docs": docs,
+    }
 
 
 def _top(scores: np.ndarray, k: int) -> LexicalMatches:

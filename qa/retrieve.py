@@ -12,7 +12,7 @@ import numpy as np
 from qa.config import DEFAULT_INDEX_DIR
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, QueryError
-from qa.index import INDEX_FILE, VectorIndex
+from qa.index import HNSW_EF_SEARCH, INDEX_FILE, VECTORS_FILE, VectorIndex
 from qa.lexical import LexicalIndex
 from qa.normalize import normalize
 from qa.records import Article, Carrier, Filters, Hit
@@ -97,7 +97,8 @@ class Retriever:
                 f"{out} was built with other weights than those of {embedder.name!r} "
                 f"(fingerprint {built['fingerprint'][:12]} vs {embedder.fingerprint[:12]}); {hint}"
             )
-        index = VectorIndex.load(folder / INDEX_FILE)
+        ef_search = int(manifest.get("index", {}).get("ef_search", HNSW_EF_SEARCH))
+        index = VectorIndex.load(folder / INDEX_FILE, folder / VECTORS_FILE, ef_search=ef_search)
         if index.dimension != embedder.dimension:
             raise IndexMismatchError(f"{out} holds {index.dimension}-dimensional vectors, the model makes {embedder.dimension}; {hint}")
         lexical = LexicalIndex.load(folder)

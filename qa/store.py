@@ -45,7 +45,7 @@ def current_generation(out: Path) -> Path | None:
     pointer = out / CURRENT
     if not pointer.is_file():
         return None
-    name = pointer.read_text(encoding="utf-8").strip()
+    name = pointer.read_bytes().decode("utf-8", "replace").strip()
     if not name.startswith(_GEN_PREFIX) or "/" in name or "\\" in name:
         raise IndexCorruptError(f"{pointer} names {name!r}, not an index generation; {REBUILD_HINT.format(out=out)}")
     return out / name
@@ -80,6 +80,16 @@ def publish_generation(out: Path, tmp: Path) -> Path:
         if entry != final and entry.is_dir() and entry.name.startswith(_GEN_PREFIX):
             shutil.rmtree(entry, ignore_errors=True)
     return final
+
+
+def stale_builds(out: Path) -> list[Path]:
+    """Temporary folders left by builds that were killed or failed, oldest first."""
+    if not out.is_dir():
+        return []
+    return sorted(
+        (e for e in out.iterdir() if e.is_dir() and e.name.startswith(_TMP_PREFIX + _GEN_PREFIX)),
+        key=lambda e: e.name,
+    )
 
 
 def remove_stale_builds(out: Path) -> None:
@@ -126,14 +136,17 @@ def write_manifest(folder: Path, manifest: dict[str, Any], files: Iterable[str])
     return manifest
 
 
-def open_generation(out: Path, *, verify: bool = True) -> tuple[Path, dict[str, Any]]:
+def open_generation(
+    out: Path, *, verify: bool = True, formats: tuple[int, ...] = (INDEX_FORMAT,)
+) -> tuple[Path, dict[str, Any]]:
     """Find the current index of `out`, read its manifest and check its files.
 
     Raises:
         IndexMissingError: nothing has been built at `out`.
         IndexMismatchError: the index was written in another format.
-        IndexCorruptError: the manifest is missing or unreadable, or a file
-            is missing or does not match its checksum.
+        IndexCorruptError: the manifest is missing, unreadable or inconsistent
+            with the files (an edited count, an unlisted file), or a file is
+            missing or does not match its checksum.
     """
     hint = REBUILD_HINT.format(out=out)
     folder = current_generation(out)
@@ -141,6 +154,8 @@ def open_generation(out: Path, *, verify: bool = True) -> tuple[Path, dict[str, 
         if out.is_dir() and (out / MANIFEST).exists():
             raise IndexMismatchError(f"{out} holds an index in an older format; {hint}")
         raise IndexMissingError(f"no index at {out}; build one with `qa build SOURCES --out {out}`")
+    if not folder.is_dir():
+        raise IndexCorruptError(f"{out / CURRENT} names {folder.name}, which is missing; {hint}")
     path = folder / MANIFEST
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
@@ -150,10 +165,18 @@ def open_generation(out: Path, *, verify: bool = True) -> tuple[Path, dict[str, 
         raise IndexCorruptError(f"{path} cannot be read ({exc}); {hint}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         raise IndexCorruptError(f"{path} is not an index manifest; {hint}")
-    if manifest.get("format") != INDEX_FORMAT:
+    if manifest.get("format") not in formats:
         raise IndexMismatchError(
             f"{out} was written in index format {manifest.get('format')!r}, this version reads {INDEX_FORMAT}; {hint}"
         )
+    problem = _manifest_problem(manifest)
+    if problem:
+        raise IndexCorruptError(f"{path} {problem} (edited or damaged?); {hint}")
+    # Every file of a generation is listed, so a file dropped from the manifest cannot escape its checksum.
+    listed = {MANIFEST, *manifest["files"]}
+    unlisted = sorted(e.name for e in folder.iterdir() if e.name not in listed and not e.name.startswith("."))
+    if unlisted:
+        raise IndexCorruptError(f"{folder} holds {', '.join(unlisted)}, which its manifest does not list; {hint}")
     for name, expected in manifest["files"].items():
         file = folder / name
         if not file.is_file():
@@ -162,7 +185,55 @@ def open_generation(out: Path, *, verify: bool = True) -> tuple[Path, dict[str, 
             raise IndexCorruptError(f"{file} has {file.stat().st_size} bytes, the manifest says {expected.get('bytes')}; {hint}")
         if verify and file_sha256(file) != expected.get("sha256"):
             raise IndexCorruptError(f"{file} does not match its checksum in the manifest (damaged?); {hint}")
+    articles, passages = _stored_counts(folder / STORE, hint)
+    claimed = [
+        ("articles", manifest["counts"]["articles"], articles),
+        ("passages", manifest["counts"]["passages"], passages),
+        ("index.size", manifest["index"]["size"], passages),
+    ]
+    if "lexical" in manifest:
+        claimed.append(("lexical.size", manifest["lexical"]["size"], passages))
+    for what, count, actual in claimed:
+        if count != actual:
+            raise IndexCorruptError(f"{path} says {what} {count}, the store holds {actual} (edited or damaged?); {hint}")
     return folder, manifest
+
+
+def _manifest_problem(manifest: dict[str, Any]) -> str | None:
+    """What makes a manifest unusable, or None: the fields loading relies on, with their types."""
+    for name, expected in manifest["files"].items():
+        if name in ("", ".", "..") or "/" in name or "\\" in name or name.startswith("."):
+            return f"lists {name!r}, not a file of the index folder"
+        if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int) or not isinstance(expected.get("sha256"), str):
+            return f"has no size and checksum for {name}"
+    if STORE not in manifest["files"]:
+        return f"does not list {STORE}"
+    required = {
+        "model": ("name", "fingerprint", "precision"), "chunking": ("chunk_tokens",),
+        "counts": ("articles", "passages"), "index": ("size",),
+    }
+    for section, keys in required.items():
+        value = manifest.get(section)
+        if not isinstance(value, dict):
+            return f"has no {section!r} section"
+        for key in keys:
+            if not isinstance(value.get(key), str if section == "model" else int):
+                return f"has no valid {section}.{key}"
+    if "lexical" in manifest and not (isinstance(manifest["lexical"], dict) and isinstance(manifest["lexical"].get("size"), int)):
+        return "has no valid lexical.size"
+    return None
+
+
+def _stored_counts(path: Path, hint: str) -> tuple[int, int]:
+    """(articles, passages) in the store, read without writing to it."""
+    try:
+        store = PassageStore.open(path)
+        try:
+            return store.count()
+        finally:
+            store.close()
+    except sqlite3.Error as exc:
+        raise IndexCorruptError(f"{path} is not a readable passage store ({exc}); {hint}") from None
 
 
 # ---------------------------------------------------------------- passage store
@@ -198,10 +269,17 @@ class PassageStore:
         self._next_row = 0
 
     @classmethod
-    def create(cls, path: Path) -> PassageStore:
+    def create(cls, path: Path, *, durable: bool = False) -> PassageStore:
+        """A new, empty store. `durable` stores survive a kill between commits (for resumable builds)."""
         db = sqlite3.connect(path)
-        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        pragmas = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" if durable else "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+        db.executescript(pragmas + _SCHEMA)
         return cls(db)
+
+    @classmethod
+    def recover(cls, path: Path) -> PassageStore:
+        """Open a store a killed build left behind (replaying its journal), to read what it committed."""
+        return cls(sqlite3.connect(path))
 
     @classmethod
     def open(cls, path: Path) -> PassageStore:
@@ -231,6 +309,20 @@ class PassageStore:
         articles = self._db.execute("SELECT COUNT(*) FROM articles").fetchone()[0]
         passages = self._db.execute("SELECT COUNT(*) FROM passages").fetchone()[0]
         return articles, passages
+
+    def articles_by_id(self) -> dict[str, tuple[int, str, int]]:
+        """Map each article id to (article row, sha256 of the article, number of passages)."""
+        return {
+            article_id: (row, sha, count)
+            for article_id, row, sha, count in self._db.execute(
+                "SELECT a.id, a.rowid, a.sha256, COUNT(p.rowid) FROM articles a "
+                "LEFT JOIN passages p ON p.article = a.rowid GROUP BY a.rowid"
+            )
+        }
+
+    def origins(self) -> dict[int, str]:
+        """Map each article row to the file it was read from."""
+        return dict(self._db.execute("SELECT rowid, origin FROM articles"))
 
     def rows_by_hash(self) -> dict[str, int]:
         """Map the sha256 of each passage's embedded text to its vector row."""
@@ -273,9 +365,9 @@ class PassageStore:
             "SELECT p.rowid, a.site, a.category, a.published FROM passages p JOIN articles a ON a.rowid = p.article ORDER BY p.rowid"
         )
 
-    def iter_passages(self) -> Iterator[StoredPassage]:
-        """Every passage in vector order (for building side indexes)."""
-        last = -1
+    def iter_passages(self, start: int = 0) -> Iterator[StoredPassage]:
+        """Every passage from row `start` on, in vector order (for building side indexes)."""
+        last = start - 1
         while True:
             rows = [r for (r,) in self._db.execute("SELECT rowid FROM passages WHERE rowid > ? ORDER BY rowid LIMIT 1000", (last,))]
             if not rows:
@@ -285,4 +377,59 @@ class PassageStore:
 
 
 def article_sha256(article: Article) -> str:
-    return text_sha256(json.dumps(asdict(article), ensure_ascii=False, sort_keys=True))
+    """The article's content hash: every field but where it was read from, so moving a file changes nothing."""
+    fields = asdict(article)
+    del fields["origin"]
+    return text_sha256(json.dumps(fields, ensure_ascii=False, sort_keys=True))
+
+
+def assemble_store(
+    path: Path, previous: Path | None, kept_articles: Iterable[int], fresh: Path, moved: Iterable[tuple[str, int]] = ()
+) -> tuple[list[int], int]:
+    """Write the store of a new generation from the kept articles of the previous one and the fresh ones.
+
+    Kept articles come first, in their previous order, with their passages
+    (`moved` gives the new origin of kept articles read from another file);
+    fresh articles follow in the order they were read. Passage rows are
+    renumbered from 0 in that order.
+
+    Returns:
+        The previous passage rows kept, in their new order, and the number of
+        fresh passages.
+    """
+    db = sqlite3.connect(path)
+    try:
+        db.executescript("PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + _SCHEMA)
+        columns = ",".join([*_ARTICLE_FIELDS, "sha256"])
+        kept_rows: list[int] = []
+        if previous is not None:
+            db.execute("ATTACH DATABASE ? AS previous", (str(previous),))
+            db.execute("CREATE TEMP TABLE kept (rowid INTEGER PRIMARY KEY)")
+            db.executemany("INSERT INTO kept VALUES (?)", ((row,) for row in kept_articles))
+            db.execute(f"INSERT INTO articles (rowid, {columns}) SELECT a.rowid, {columns.replace('sha256', 'a.sha256')} "
+                       "FROM previous.articles a JOIN kept k ON k.rowid = a.rowid ORDER BY a.rowid")
+            db.executemany("UPDATE articles SET origin = ? WHERE rowid = ?", moved)
+            kept_rows = [row for (row,) in db.execute(
+                "SELECT p.rowid FROM previous.passages p JOIN kept k ON k.rowid = p.article ORDER BY p.rowid")]
+            db.execute(
+                'INSERT INTO passages (rowid, id, article, ordinal, start, "end", sha256) '
+                'SELECT ROW_NUMBER() OVER (ORDER BY p.rowid) - 1, p.id, p.article, p.ordinal, p.start, p."end", p.sha256 '
+                "FROM previous.passages p JOIN kept k ON k.rowid = p.article"
+            )
+            db.commit()
+            db.execute("DETACH DATABASE previous")
+        db.execute("ATTACH DATABASE ? AS fresh", (str(fresh),))
+        offset = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0]
+        db.execute(f"INSERT INTO articles (rowid, {columns}) SELECT rowid + ?, {columns} FROM fresh.articles ORDER BY rowid",
+                   (offset,))
+        fresh_count = db.execute("SELECT COUNT(*) FROM fresh.passages").fetchone()[0]
+        db.execute(
+            'INSERT INTO passages (rowid, id, article, ordinal, start, "end", sha256) '
+            'SELECT rowid + ?, id, article + ?, ordinal, start, "end", sha256 FROM fresh.passages ORDER BY rowid',
+            (len(kept_rows), offset),
+        )
+        db.commit()
+        db.execute("DETACH DATABASE fresh")
+    finally:
+        db.close()
+    return kept_rows, fresh_count

@@ -76,7 +76,8 @@ def test_manifest_describes_the_index(seed_index: Path, embedder: Embedder) -> N
     assert manifest["chunking"] == {"chunk_tokens": 200, "overlap_sentences": 1}
     assert manifest["counts"]["articles"] == 1 and manifest["counts"]["passages"] >= 3
     assert {"index.faiss", "store.sqlite", "lexical.json"} <= set(manifest["files"])
-    assert set(manifest["files"]) == {"index.faiss", "store.sqlite", *manifest["lexical"]["files"]}
+    assert set(manifest["files"]) == {"index.faiss", "vectors.npy", "store.sqlite", *manifest["lexical"]["files"]}
+    assert manifest["index"]["type"] == "flat" and manifest["inputs"] and manifest["build"]["index_type"] == "auto"
     assert len(manifest["corpus_sha256"]) == 64
 
 
@@ -109,7 +110,9 @@ def test_rebuild_reuses_every_unchanged_embedding(tmp_path: Path, seed_file: Pat
     assert [h.similarity for h in reused_hits] == pytest.approx([h.similarity for h in fresh_hits], abs=2e-3)
 
 
-def test_a_failure_mid_build_leaves_the_previous_index_in_place(tmp_path: Path, seed_index: Path, embedder: Embedder) -> None:
+def test_a_failure_mid_build_keeps_the_index_and_the_next_build_resumes(
+    tmp_path: Path, seed_index: Path, embedder: Embedder
+) -> None:
     out = _copy_index(seed_index, tmp_path / "vectors")
     before = current_generation(out)
     sources = tmp_path / "many"
@@ -124,9 +127,18 @@ def test_a_failure_mid_build_leaves_the_previous_index_in_place(tmp_path: Path, 
     with pytest.raises(RuntimeError, match="simulated crash"):
         qa.build_index([sources], out, embedder=embedder, progress=crash)
     assert current_generation(out) == before
-    assert sorted(p.name for p in out.iterdir()) == sorted([CURRENT, before.name, ".lock"])
     hits = qa.Retriever.load(out, embedder=embedder).search("متى يزور أولوند موسكو؟", k=1)
     assert "يوم الخميس" in hits[0].text
+    # What the killed build embedded stays in its temporary folder, and nothing else.
+    (left,) = [p for p in out.iterdir() if p.name.startswith(".tmp-")]
+    assert sorted(p.name for p in left.iterdir()) <= sorted(["fresh.sqlite", "fresh.sqlite-wal", "fresh.sqlite-shm", "fresh.f32", "fresh.json"])
+
+    resumed = qa.build_index([sources], out, embedder=embedder)
+    assert resumed.resumed == 64 and resumed.embedded == 200 - 64 and resumed.passages == 200
+    assert sorted(p.name for p in out.iterdir()) == sorted([CURRENT, resumed.path.name, ".lock"])
+    retriever = qa.Retriever.load(out, embedder=embedder)
+    assert retriever.size == 200
+    assert retriever.search("نص الخبر رقم 17 عن الاقتصاد", k=1, mode="lexical")[0].article_id == "n17"
 
 
 def test_no_article_is_an_error_and_keeps_the_index(tmp_path: Path, seed_index: Path, embedder: Embedder) -> None:

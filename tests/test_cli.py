@@ -37,7 +37,11 @@ def test_build_then_search_through_the_console_script(tmp_path: Path) -> None:
     assert text.returncode == 0 and text.stdout.startswith("[1] ") and "ألكسندر أورلوف" in text.stdout.split("[2]")[0]
 
     again = run("build", str(SEEDS), "--out", str(out))
-    assert again.returncode == 0 and f"0 embedded, {summary['passages']} reused" in again.stdout
+    assert again.returncode == 0 and again.stdout.startswith(f"up to date: 1 articles, {summary['passages']} passages")
+
+    forced = run("build", str(SEEDS), "--out", str(out), "--force", "--json")
+    assert forced.returncode == 0, forced.stderr
+    assert json.loads(forced.stdout)["embedded"] == summary["passages"]
 
 
 @pytest.mark.slow
