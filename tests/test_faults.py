@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -168,3 +167,19 @@ def test_the_console_script_reports_damage_in_one_line(seed_index: Path, tmp_pat
         f"qa: error: {_generation(out) / STORE} does not match its checksum in the manifest (damaged?); "
         f"rebuild it with `qa build SOURCES --out {out}`"
     ]
+
+
+def test_a_build_killed_at_random_moments_never_harms_the_index(tmp_path: Path) -> None:
+    """The reduced run of benchmarks/kill_build.py: three SIGKILLs at seeded moments, checks after each."""
+    if not ANT.exists():
+        pytest.skip("shared ANT corpus not present")
+    command = [
+        sys.executable, str(ROOT / "benchmarks" / "kill_build.py"), "--kills", "3", "--articles", "20", "--step", "20",
+        "--max-chars", "300", "--seed", "1", "--rebuild-in-process", "--workdir", str(tmp_path), "--json",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    assert result.stdout.strip(), result.stderr[-2000:]
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    failures = [r["failure"] for r in figures["rounds"] if r["failure"]]
+    assert (figures["kills"], figures["survived"], failures) == (3, 3, []), result.stderr[-2000:]
+    assert result.returncode == 0
