@@ -15,15 +15,22 @@ JSON endpoints (UTF-8 JSON bodies of at most 64 KiB; with --auth, HTTP basic aut
     POST /api/ask     the same fields, plus "history": [{"question": str, "answer": str}] (at most 10)
                    -> {"question", "answer", "abstained", "language", "search_query",
                        "citations": [Citation], "hits": [Hit], "took_ms"}
-    GET  /api/health -> {"status": "ok"|"unavailable", "message"?, "index", "articles", "passages", "model"}
+    GET  /api/health -> {"status": "ok"|"unavailable", "message"?, "index", "generation", "articles",
+                         "passages", "model", "created", "reload_problem"?}
 
 Hit is {"rank", "passage_id", "article_id", "title", "site", "agency", "published", "url", "category",
 "score", "similarity", "text", "start", "end", "carriers": [...]}; Citation is qa's Citation record
 ({"number", "sentence", "start", "end", "passage_id", "passage_text", "passage_start", "passage_end",
 "article_id", "title", "origin", "score", "site", "agency", "published", "url"}).
-Errors: {"error": {"type", "message"}} with 400 (bad request or question), 401, 405, 413 (body
-too large), 415 (not JSON), 503 (index unavailable or server busy, with Retry-After), 500.
+Errors: {"error": {"type", "message"}} with 400 (bad request or question), 401, 404, 405, 413 (body
+too large), 415 (not JSON), 503 (index unavailable, or server busy: more than concurrency + backlog
+questions already waiting; with Retry-After), 500.
 The Gradio API has the named endpoints /ask and /search (see the page's "Use via API" link).
+
+A build that publishes a new generation of the index (`qa build ... --out INDEX`) is served
+within a second or so of being published, without a restart; questions already running finish
+on the previous one. A generation that cannot be loaded is logged and skipped (the health
+report says why), and the previous one goes on serving.
 """
 
 from __future__ import annotations
@@ -47,6 +54,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -60,9 +68,16 @@ from fastapi.responses import JSONResponse
 
 import qa
 from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES
-from qa.errors import IndexMissingError, IndexStoreError, ModelError, QueryError
+from qa.errors import (
+    IndexMismatchError,
+    IndexMissingError,
+    IndexStoreError,
+    ModelError,
+    QueryError,
+)
 from qa.records import Answer, Article, Filters, Hit, Turn
 from qa.retrieve import MAX_QUESTION_CHARS, MODES, check_question
+from qa.store import CURRENT
 
 logger = logging.getLogger("qa.app")
 
@@ -77,6 +92,15 @@ MAX_BODY_BYTES = 64 * 1024
 # Any request to the server, Gradio's own routes included.
 MAX_ANY_BODY_BYTES = 1024 * 1024
 WAIT_SECONDS = 60.0
+# Gradio routes that store uploads, serve files from disk, fetch URLs or hold a connection open for
+# development reloads. The page has no file inputs or outputs and needs none of them: they are
+# refused before Gradio sees the request.
+BLOCKED_ROUTES = (
+    "/gradio_api/upload", "/gradio_api/file=", "/gradio_api/file/", "/gradio_api/proxy=", "/gradio_api/stream/",
+    "/gradio_api/process_recording", "/gradio_api/custom_component/", "/gradio_api/dev/", "/file=", "/file/", "/proxy=",
+)
+# How often requests look at the index's CURRENT pointer for a new generation.
+POINTER_CHECK_SECONDS = 1.0
 
 EXAMPLES = [
     "متى يزور أولوند موسكو؟",
@@ -155,6 +179,13 @@ def parse_query(body: Any, *, with_history: bool) -> Query:
     """
     if not isinstance(body, dict):
         raise RequestError(f"the body must be a JSON object, got {_json_type(body)}")
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        # JSON may escape half of a surrogate pair ("\ud800"); no tokenizer can read the result.
+        raise RequestError("the request holds text that is not valid Unicode (an unpaired surrogate such as \\ud800)") from None
+    except (TypeError, ValueError):
+        pass  # not JSON data at all: the checks below name the field
     allowed = _QUERY_FIELDS + (("history",) if with_history else ())
     unknown = sorted(set(body) - set(allowed))
     if unknown:
@@ -164,6 +195,7 @@ def parse_query(body: Any, *, with_history: bool) -> Query:
     question = body["question"]
     if not isinstance(question, str):
         raise RequestError(f"'question' must be a string, got {_json_type(question)}")
+    question = strip_bidi_controls(question)
     check_question(question)
     k = body.get("k", DEFAULT_K)
     if not isinstance(k, int) or isinstance(k, bool) or not 1 <= k <= MAX_K:
@@ -226,6 +258,15 @@ def _json_type(value: Any) -> str:
     return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
+# Explicit embeddings, overrides and isolates (not the LRM/RLM marks): invisible, they reorder how the
+# text around them is shown ("Trojan Source"), so questions and everything the page shows drop them.
+_BIDI_CONTROLS = re.compile("[\u202a-\u202e\u2066-\u2069]")
+
+
+def strip_bidi_controls(text: str) -> str:
+    return _BIDI_CONTROLS.sub("", text)
+
+
 def split_sources(text: str | None) -> list[str]:
     """Sites typed in one box, separated by Latin or Arabic commas."""
     return [s.strip() for s in re.split(r"[,،]", text or "") if s.strip()]
@@ -233,26 +274,142 @@ def split_sources(text: str | None) -> list[str]:
 
 # ---------------------------------------------------------------- the shared engine
 
+class LiveIndex:
+    """The retriever being served, switched to a newly published index generation without a restart.
+
+    `qa build` publishes a new generation folder and atomically replaces the CURRENT pointer of the
+    index folder. At most once every `check_seconds`, a request reads that pointer (one small file);
+    when it names another generation, a background thread loads it, sharing the loaded model, and
+    swaps it in. Requests already running keep the retriever they started with. A generation that
+    fails to load is logged, reported by `reload_problem` and not tried again; the previous one goes
+    on serving. With no retriever at all (no index yet), the first generation published is loaded.
+    """
+
+    def __init__(self, retriever: qa.Retriever | None, folder: Path | None = None, *, problem: str | None = None,
+                 check_seconds: float = POINTER_CHECK_SECONDS) -> None:
+        self.folder = folder
+        self.check_seconds = check_seconds
+        self._retriever = retriever
+        self._problem = problem
+        self._reload_problem: str | None = None
+        self._failed: str | None = None
+        self._loading = False
+        self._next_check = 0.0
+        self._lock = threading.Lock()
+
+    @property
+    def generation(self) -> str | None:
+        """The name of the generation folder being served."""
+        retriever = self._retriever
+        return retriever.folder.name if retriever is not None else None
+
+    @property
+    def problem(self) -> str | None:
+        """Why no index is served (None when one is)."""
+        return None if self._retriever is not None else self._problem
+
+    @property
+    def reload_problem(self) -> str | None:
+        """Why the generation the pointer names is not the one served (it failed to load), or None."""
+        return self._reload_problem
+
+    def current(self) -> qa.Retriever | None:
+        """The retriever to use for one request, after a cheap check of the pointer (at most once a second)."""
+        self.check()
+        return self._retriever
+
+    def check(self) -> None:
+        """Start loading the generation the pointer names if it is new; return at once."""
+        if self.folder is None or time.monotonic() < self._next_check or not self._lock.acquire(blocking=False):
+            return
+        try:
+            if self._loading or time.monotonic() < self._next_check:
+                return
+            self._next_check = time.monotonic() + self.check_seconds
+            name = self._pointer()
+            if name is None or name == self.generation or name == self._failed:
+                return
+            self._loading = True
+        finally:
+            self._lock.release()
+        threading.Thread(target=self._load, args=(name,), name="qa-index-reload", daemon=True).start()
+
+    def _pointer(self) -> str | None:
+        try:
+            return (self.folder / CURRENT).read_bytes().decode("utf-8", "replace").strip() or None
+        except OSError:
+            return None
+
+    def _load(self, name: str) -> None:
+        started = time.monotonic()
+        try:
+            retriever = self._open()
+        except Exception as exc:  # whatever is wrong with the new index, the old one keeps serving
+            with self._lock:
+                self._failed = name
+                self._reload_problem = f"the index generation {name} could not be loaded: {exc}"
+                self._loading = False
+            serving = f"still serving {self.generation}" if self._retriever is not None else "no index is served"
+            logger.error("%s; %s", self._reload_problem, serving, exc_info=not isinstance(exc, qa.QAError))
+            return
+        with self._lock:
+            self._retriever = retriever
+            self._problem = None
+            self._reload_problem = None
+            self._failed = None
+            self._loading = False
+        logger.info("now serving the index generation %s (%d passages, loaded in %.1f s)",
+                    retriever.folder.name, retriever.size, time.monotonic() - started)
+
+    def _open(self) -> qa.Retriever:
+        old = self._retriever
+        if old is None:
+            return qa.Retriever.load(self.folder)
+        try:
+            return qa.Retriever.load(self.folder, embedder=old.embedder)
+        except IndexMismatchError:
+            # Built with another model: it needs its own (the old one is released with the old retriever).
+            return qa.Retriever.load(self.folder)
+
+
 class Engine:
     """The retriever (model and index), loaded once and shared by every session and API.
 
     At most `slots` searches run at once (the model saturates the cores); at most
     `backlog` more wait, so latency stays bounded and extra requests get "busy".
+    With `index` (the index folder), a newly published generation replaces the
+    served one without a restart (see `LiveIndex`).
     """
 
-    def __init__(self, retriever: qa.Retriever | None, problem: str | None = None, *, slots: int = 1, backlog: int = 32) -> None:
-        self.retriever = retriever
-        self.problem = problem
+    def __init__(self, retriever: qa.Retriever | None, problem: str | None = None, *, slots: int = 1, backlog: int = 32,
+                 index: Path | None = None, check_seconds: float = POINTER_CHECK_SECONDS) -> None:
+        self.live = LiveIndex(retriever, index, problem=problem, check_seconds=check_seconds)
         self.slots = slots
         self.backlog = backlog
         self._semaphore = threading.BoundedSemaphore(slots)
         self._waiting = 0
+        self._admitted = 0
         self._lock = threading.Lock()
+
+    @property
+    def retriever(self) -> qa.Retriever | None:
+        return self.live.current()
+
+    @contextmanager
+    def admit(self) -> Iterator[None]:
+        """Count a request from its arrival to its answer; refuse it (Busy) when `slots + backlog` are counted."""
+        with self._lock:
+            if self._admitted >= self.slots + self.backlog:
+                raise Busy()
+            self._admitted += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._admitted -= 1
 
     @contextmanager
     def _slot(self) -> Iterator[qa.Retriever]:
-        if self.retriever is None:
-            raise IndexStoreError(self.problem or "no index is loaded")
         with self._lock:
             if self._waiting >= self.backlog:
                 raise Busy()
@@ -265,7 +422,11 @@ class Engine:
         if not acquired:
             raise Busy()
         try:
-            yield self.retriever
+            # Taken once: the whole request uses one generation, even if another is swapped in meanwhile.
+            retriever = self.live.current()
+            if retriever is None:
+                raise IndexStoreError(self.live.problem or "no index is loaded")
+            yield retriever
         finally:
             self._semaphore.release()
 
@@ -276,7 +437,7 @@ class Engine:
     def ask(self, query: Query, *, with_articles: bool = False) -> tuple[Answer, dict[str, Article]]:
         """The answer, and (for the UI) the whole articles it cites, by id."""
         with self._slot() as retriever:
-            answer = _ask_function()(query.question, retriever, history=query.history, k=query.k, mode=query.mode, filters=query.filters)
+            answer = qa.ask(query.question, retriever, history=query.history, k=query.k, mode=query.mode, filters=query.filters)
             articles = {}
             if with_articles:
                 for article_id in dict.fromkeys(c.article_id for c in answer.citations):
@@ -284,24 +445,24 @@ class Engine:
         return answer, articles
 
     def health(self) -> dict[str, Any]:
-        if self.retriever is None:
-            return {"status": "unavailable", "message": self.problem}
-        manifest = self.retriever.manifest
-        return {
-            "status": "ok",
-            "index": str(self.retriever.folder),
-            "articles": manifest.get("counts", {}).get("articles"),
-            "passages": self.retriever.size,
-            "model": manifest.get("model", {}).get("name"),
-            "created": manifest.get("created"),
-        }
-
-
-def _ask_function() -> Callable[..., Answer]:
-    ask = getattr(qa, "ask", None)
-    if ask is None:  # until qa exports it
-        from qa.answer import ask
-    return ask
+        """What is served: "ok" with the index, its generation and counts, or "unavailable" with the reason."""
+        retriever = self.live.current()
+        if retriever is None:
+            health = {"status": "unavailable", "message": self.live.problem or "no index is loaded"}
+        else:
+            manifest = retriever.manifest
+            health = {
+                "status": "ok",
+                "index": str(self.live.folder or retriever.folder.parent),
+                "generation": retriever.folder.name,
+                "articles": manifest.get("counts", {}).get("articles"),
+                "passages": retriever.size,
+                "model": manifest.get("model", {}).get("name"),
+                "created": manifest.get("created"),
+            }
+        if self.live.reload_problem:
+            health["reload_problem"] = self.live.reload_problem
+        return health
 
 
 # ---------------------------------------------------------------- JSON views of the records
@@ -347,7 +508,7 @@ def direction(text: str) -> str:
 
 
 def esc(text: str | None) -> str:
-    return html.escape(text or "", quote=True)
+    return html.escape(strip_bidi_controls(text or ""), quote=True)
 
 
 def _lines(text: str) -> str:
@@ -636,7 +797,7 @@ THEME_FONTS = ["Noto Sans Arabic", "Noto Naskh Arabic", "DejaVu Sans", "Tahoma",
 def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAPI:
     """The FastAPI server: JSON endpoints under /api, the Gradio page at /."""
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(_BodyLimit, limit=MAX_ANY_BODY_BYTES)
+    app.add_middleware(_Guard, limit=MAX_ANY_BODY_BYTES, blocked=BLOCKED_ROUTES)
 
     def failure(exc: BaseException) -> JSONResponse:
         problem = explain(exc)
@@ -661,40 +822,44 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
             401, headers={"WWW-Authenticate": 'Basic realm="qa"'},
         )
 
-    async def handle(request: Request, work: Callable[[dict[str, Any]], dict[str, Any]]) -> JSONResponse:
+    # JSON questions wait here for their turn (the engine runs `slots` at once); at most `slots + backlog`
+    # are admitted, the rest are refused at once with 503 and Retry-After.
+    pool = ThreadPoolExecutor(max_workers=engine.slots, thread_name_prefix="qa-api")
+
+    async def handle(request: Request, with_history: bool, work: Callable[[Query], dict[str, Any]]) -> JSONResponse:
         if not authorized(request):
             return unauthorized()
         try:
-            body = await read_json(request)
-            return JSONResponse(await asyncio.to_thread(work, body))
+            query = parse_query(await read_json(request), with_history=with_history)
+            with engine.admit():
+                return JSONResponse(await asyncio.get_running_loop().run_in_executor(pool, work, query))
         except Exception as exc:  # noqa: BLE001 - clients get a message, the log gets the trace
             return failure(exc)
 
-    def do_search(body: dict[str, Any]) -> dict[str, Any]:
+    def do_search(query: Query) -> dict[str, Any]:
         started = time.perf_counter()
-        query = parse_query(body, with_history=False)
         hits = engine.search(query)
         return search_json(query, hits, (time.perf_counter() - started) * 1000)
 
-    def do_ask(body: dict[str, Any]) -> dict[str, Any]:
+    def do_ask(query: Query) -> dict[str, Any]:
         started = time.perf_counter()
-        query = parse_query(body, with_history=True)
         answer, _ = engine.ask(query)
         return answer_json(answer, (time.perf_counter() - started) * 1000)
 
     @app.post("/api/search")
     async def search(request: Request) -> JSONResponse:
-        return await handle(request, do_search)
+        return await handle(request, False, do_search)
 
     @app.post("/api/ask")
     async def ask(request: Request) -> JSONResponse:
-        return await handle(request, do_ask)
+        return await handle(request, True, do_ask)
 
     @app.get("/api/health")
     async def health(request: Request) -> JSONResponse:
         if not authorized(request):
             return unauthorized()
-        return JSONResponse(engine.health(), 200 if engine.retriever is not None else 503)
+        payload = engine.health()
+        return JSONResponse(payload, 200 if payload["status"] == "ok" else 503)
 
     demo = build_ui(engine)
     return gr.mount_gradio_app(
@@ -723,14 +888,25 @@ async def read_json(request: Request, limit: int = MAX_BODY_BYTES) -> Any:
         raise RequestError(f"the request body is not valid UTF-8 JSON ({exc})") from None
 
 
-class _BodyLimit:
-    """ASGI middleware: refuse any request whose body is over `limit` bytes (413), declared or streamed."""
+class _Guard:
+    """ASGI middleware: 404 for the `blocked` route prefixes; 413 for any body over `limit` bytes, declared or streamed."""
 
-    def __init__(self, app: Any, limit: int) -> None:
+    def __init__(self, app: Any, limit: int, blocked: Sequence[str] = ()) -> None:
         self.app = app
         self.limit = limit
+        self.blocked = tuple(blocked)
 
     async def __call__(self, scope: dict[str, Any], receive: Callable[..., Any], send: Callable[..., Any]) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        # scope["path"] is percent-decoded, as the router sees it: an encoded name cannot slip through.
+        if scope["path"].startswith(self.blocked):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+                return
+            await JSONResponse({"error": {"type": "not_found", "message": "no such page"}}, 404)(scope, receive, send)
+            return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -774,14 +950,15 @@ def stale_reason(manifest: dict[str, Any], seeds: Path) -> str | None:
 def open_engine(index: Path, seeds: Path, *, build: str = "auto", slots: int = 1, backlog: int = 32) -> Engine:
     """Load the index (building it first from `seeds` when it is missing or stale); never raises a QAError.
 
-    When the index cannot be used, the engine carries the reason, and every question gets it as an answer.
+    When the index cannot be used, the engine carries the reason, and every question gets it as an answer,
+    until a build publishes one that can. Later builds are served as soon as they are published.
     """
     try:
         retriever = _load_or_build(index, seeds, build)
     except qa.QAError as exc:
         logger.error("the index cannot be used: %s", exc)
-        return Engine(None, str(exc), slots=slots, backlog=backlog)
-    return Engine(retriever, slots=slots, backlog=backlog)
+        return Engine(None, str(exc), slots=slots, backlog=backlog, index=index)
+    return Engine(retriever, slots=slots, backlog=backlog, index=index)
 
 
 def _load_or_build(index: Path, seeds: Path, build: str) -> qa.Retriever:
@@ -866,12 +1043,30 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class BackgroundServer:
+    """An app started by `background_server`: its URL and process id."""
+
+    url: str
+    pid: int
+
+
 @contextmanager
 def serve_in_background(args: Sequence[str] = (), *, env: dict[str, str] | None = None, timeout: float = 300.0) -> Iterator[str]:
     """Run this app in a subprocess on a free loopback port; yield its URL once it answers; stop it on exit.
 
-    For the tests, the screenshot script and the benchmark. Raises RuntimeError, with the
-    end of the app's console output, when it exits or does not answer within `timeout` seconds.
+    For the tests, the screenshot script and the benchmarks; see `background_server`.
+    """
+    with background_server(args, env=env, timeout=timeout) as server:
+        yield server.url
+
+
+@contextmanager
+def background_server(args: Sequence[str] = (), *, env: dict[str, str] | None = None, timeout: float = 300.0) -> Iterator[BackgroundServer]:
+    """Run this app in a subprocess on a free loopback port; yield it once it answers; stop it on exit.
+
+    Raises RuntimeError, with the end of the app's console output, when it exits or does not
+    answer within `timeout` seconds.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -897,7 +1092,7 @@ def serve_in_background(args: Sequence[str] = (), *, env: dict[str, str] | None 
                     break  # it answers (503 without an index, 401 with auth)
                 except OSError:
                     time.sleep(0.5)
-            yield url
+            yield BackgroundServer(url, process.pid)
         finally:
             process.terminate()
             try:
