@@ -91,6 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.articles < 2 or args.kills < 1:
         parser.error("--articles must be at least 2 and --kills at least 1")
+    # A SIGTERM unwinds like Ctrl-C: running builds are killed and the temporary folder removed.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     step = args.step if args.step is not None else max(1, args.articles // 10)
     edits = args.edits if args.edits is not None else max(1, args.articles // 20)
     if args.workdir is not None:
@@ -232,15 +234,19 @@ def kill_build(path: Path, out: Path, at: float, share: float) -> Round:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "PYTHONWARNINGS": "ignore"},
     )
+    landed = False
     try:
         process.wait(timeout=at)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
-        ran = time.perf_counter() - began
+        landed = True
+    finally:
+        if process.returncode is None:  # also on Ctrl-C or SIGTERM: no build outlives the benchmark
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    ran = time.perf_counter() - began
+    if landed:
         return Round(number=0, kill_at_s=round(ran, 2), kill_share=round(share, 3), landed=True, ran_s=round(ran, 2),
                      after_publish=pointer(out) != before)
-    ran = time.perf_counter() - began
     round_ = Round(number=0, kill_at_s=round(at, 2), kill_share=round(share, 3), landed=False, ran_s=round(ran, 2))
     if process.returncode != 0:
         round_.failure = f"the build exited with {process.returncode} before its kill moment"
