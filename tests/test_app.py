@@ -307,3 +307,67 @@ def test_missing_index_is_a_message_not_a_crash(tmp_path: Path) -> None:
 
         with pytest.raises(Exception, match="no index at"):
             Client(url, verbose=False).predict(question=QUESTION, api_name="/ask")
+
+
+# ---------------------------------------------------------------- bad questions, through the real server
+
+# (question, HTTP status, what the reply must contain): refusals name the problem; the rest get an
+# answer or an abstention. The Gradio API refuses the same questions with the same messages.
+BAD_QUESTIONS = [
+    pytest.param("", 400, "the question is empty", id="empty"),
+    pytest.param(" \t\n\u00a0 ", 400, "the question is empty", id="whitespace"),
+    pytest.param("x" * 100_000, 413, "over the limit of 65,536 bytes", id="100k-characters"),
+    pytest.param("س" * 2_001, 400, "the limit is 2,000", id="2001-characters"),
+    pytest.param("\u202e\u2066\u2069", 400, "the question is empty", id="only-bidi-controls"),
+    pytest.param("\ud800", 400, "not valid Unicode", id="unpaired-surrogate"),
+    pytest.param("؟؟؟ ... !!! ،،", 200, "", id="only-punctuation"),
+    pytest.param("🙂🚀🔥", 200, "", id="emoji"),
+    pytest.param("When يزور Hollande موسكو ?", 200, "الخميس", id="mixed-scripts"),
+    pytest.param("\u202eمتى يزور أولوند موسكو؟\u202c", 200, "الخميس", id="bidi-override"),
+    pytest.param(EVIL, 200, "", id="html-and-script"),
+]
+
+
+def shown(question: str) -> str:
+    """The question as the app echoes it: without bidi controls, stripped."""
+    return app.strip_bidi_controls(question).strip()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("question", "status", "expected"), BAD_QUESTIONS)
+def test_json_api_answers_or_refuses_bad_questions(server: str, question: str, status: int, expected: str) -> None:
+    raw = json.dumps({"question": question}).encode("ascii")  # \u escapes, so an unpaired surrogate travels as sent
+    for path in ("/api/ask", "/api/search"):
+        got, reply = post(f"{server}{path}", None, raw=raw)
+        assert got == status, (path, reply)
+        if status != 200:
+            assert expected in reply["error"]["message"] and "Traceback" not in reply["error"]["message"]
+            continue
+        assert reply["question"] == shown(question)
+        if path == "/api/search":
+            assert isinstance(reply["hits"], list)
+            continue
+        assert reply["answer"] and expected in reply["answer"]
+        assert all(f"[{c['number']}]" in reply["answer"] for c in reply["citations"])
+        assert reply["abstained"] == (not reply["citations"])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "status", "expected"), [p for p in BAD_QUESTIONS if p.id not in ("unpaired-surrogate", "100k-characters")]
+    + [pytest.param("x" * 100_000, 400, "the limit is 2,000", id="100k-characters")],
+)
+def test_gradio_api_answers_or_refuses_bad_questions(gradio: Any, question: str, status: int, expected: str) -> None:
+    if status != 200:
+        with pytest.raises(Exception, match=expected):
+            gradio.predict(question=question, api_name="/ask")
+        return
+    answer = gradio.predict(question=question, api_name="/ask")
+    assert answer["question"] == shown(question) and answer["answer"] and expected in answer["answer"]
+
+
+@pytest.fixture(scope="module")
+def gradio(server: str) -> Any:
+    from gradio_client import Client
+
+    return Client(server, verbose=False)
