@@ -472,8 +472,10 @@ def _finish(
     removed = len(previous.articles) - stats.kept_articles - stats.changed_articles if previous is not None else 0
     total = len(kept_rows) + fresh_count
     dimension = embedder.dimension
-    fresh_vectors = np.memmap(tmp / _FRESH_VECTORS, dtype=np.float32, mode="r")
-    fresh_vectors = fresh_vectors[: fresh_count * dimension].reshape(fresh_count, dimension)
+    fresh_vectors = (
+        np.memmap(tmp / _FRESH_VECTORS, dtype=np.float32, mode="r")[: fresh_count * dimension].reshape(fresh_count, dimension)
+        if fresh_count else np.zeros((0, dimension), dtype=np.float32)
+    )
     vectors = np.lib.format.open_memmap(tmp / VECTORS_FILE, mode="w+", dtype=np.float32, shape=(total, dimension))
     kept_array = np.asarray(kept_rows, dtype=np.int64)
     for start in range(0, len(kept_array), _COPY_ROWS):
@@ -493,7 +495,7 @@ def _finish(
 
     kind = choose_type(settings.index_type, total)
     phase("index", 0, total)
-    index = _vector_index(previous, kept_rows, vectors, kind, len(kept_rows))
+    index, extended = _vector_index(previous, kept_rows, vectors, kind, len(kept_rows))
     index.save(tmp / INDEX_FILE)
     recall = None
     if index.kind == "hnsw":
@@ -505,6 +507,7 @@ def _finish(
 
     phase("checksums", 0, None)
     described = VectorIndex.load(tmp / INDEX_FILE, tmp / VECTORS_FILE).describe()
+    described["built"] = "extended" if extended else "new"
     if recall is not None:
         described["recall"] = recall
     manifest = {
@@ -548,8 +551,8 @@ def _lexical(tmp: Path, previous: _Previous | None, kept_rows: np.ndarray, kept_
 
 
 def _vector_index(previous: _Previous | None, kept_rows: list[int], vectors: np.ndarray, kind: str,
-                  kept_count: int) -> VectorIndex:
-    """Extend the previous HNSW index when the new rows only append to it; build afresh otherwise."""
+                  kept_count: int) -> tuple[VectorIndex, bool]:
+    """Extend the previous HNSW index when the new rows only append to it (True); build afresh otherwise."""
     if (
         kind == "hnsw" and previous is not None and kept_count
         and previous.manifest.get("index", {}).get("type") == "hnsw" and previous.append_only(kept_rows)
@@ -557,8 +560,8 @@ def _vector_index(previous: _Previous | None, kept_rows: list[int], vectors: np.
         index = VectorIndex.load(previous.folder / INDEX_FILE)
         index.add(vectors[kept_count:])
         index.attach(vectors)
-        return index
-    return VectorIndex.build(vectors, kind)
+        return index, True
+    return VectorIndex.build(vectors, kind), False
 
 
 def _corpus_sha256(path: Path) -> str:
