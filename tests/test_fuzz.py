@@ -21,11 +21,12 @@ from qa.chunk import Chunker
 from qa.ingest import _BLANKS, iter_articles, read_articles
 from qa.records import Article, Skipped
 
-# Modest example counts keep the suite fast; no example database is written into the repository.
+# Modest example counts keep the suite fast; derandomized, every run tries the same examples and writes no database.
 FUZZ = settings(
     max_examples=60,
     deadline=None,
     database=None,
+    derandomize=True,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 
@@ -171,7 +172,7 @@ def test_mixed_encodings_in_one_jsonl_keep_every_utf8_line(tmp_path: Path, lines
     repeat=st.integers(min_value=50_000, max_value=400_000),
     where=st.sampled_from(["txt-first", "txt-body", "json-text", "json-title"]),
 )
-def test_huge_lines_are_read_in_linear_time(tmp_path: Path, piece: str, repeat: int, where: str) -> None:
+def test_huge_lines_are_read_whole_and_quickly(tmp_path: Path, piece: str, repeat: int, where: str) -> None:
     folder = _folder(tmp_path)
     line = piece * repeat + "نهاية"
     if where == "txt-first":
@@ -183,8 +184,9 @@ def test_huge_lines_are_read_in_linear_time(tmp_path: Path, piece: str, repeat: 
         (folder / "huge.jsonl").write_text(json.dumps(record, ensure_ascii=False) + "\n", encoding="utf-8")
     started = time.perf_counter()
     articles, _ = _read(folder)
-    assert time.perf_counter() - started < 20
-    assert "huge" in {a.id for a in articles}
+    assert time.perf_counter() - started < 20  # no regular expression backtracks over the line
+    [huge] = [a for a in articles if a.id == "huge"]
+    assert "نهاية" in " ".join(filter(None, (huge.title, huge.site, huge.agency, huge.text)))  # nothing cut off
 
 
 text_with_controls = st.text(alphabet=st.sampled_from(list(ARABIC + " .؟\n" + BIDI + CONTROLS + "abc")), max_size=200)
