@@ -34,12 +34,31 @@ pytestmark = [
 ]
 
 
+# An article whose title and text carry markup: the page must show it as text and run none of it.
+SCRIPT_TAG = "<script>window.__xss = 3</script>"
+IMG_TAG = '<img src=x onerror="window.__xss = 4">'
+HOSTILE_ARTICLE = f"""مهرجان الزيتون في تلة الصفصاف {SCRIPT_TAG} – وكالة الاختبار
+مهرجان الزيتون في تلة الصفصاف {SCRIPT_TAG}
+
+اختتم مهرجان الزيتون في قرية تلة الصفصاف دورته الأولى يوم السبت {SCRIPT_TAG} بحضور ألفي زائر {IMG_TAG}.
+
+وقال المنظمون إن الدورة الثانية من مهرجان الزيتون ستقام في الربيع المقبل {IMG_TAG}.
+
+المصدر:وكالة الاختبار
+"""
+HOSTILE_QUESTION = "متى اختتم مهرجان الزيتون في تلة الصفصاف دورته الأولى؟"
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     import qa
 
-    index = tmp_path_factory.mktemp("browser") / "vectors"
-    qa.build_index([str(SEEDS)], index)
+    folder = tmp_path_factory.mktemp("browser")
+    hostile = folder / "hostile"
+    hostile.mkdir()
+    (hostile / "olives.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
+    index = folder / "vectors"
+    qa.build_index([str(SEEDS), str(hostile)], index)
     with app.serve_in_background(["--index", str(index), "--seeds", str(SEEDS)]) as url:
         yield url
 
@@ -113,7 +132,11 @@ def test_follow_up_uses_the_conversation(page: Any) -> None:
     expect(page.locator("details.qa-older")).to_have_count(1)
 
 
-@pytest.mark.parametrize(("question", "message"), [("", "empty"), ("س" * 10_000, "2,000")])
+@pytest.mark.parametrize(
+    ("question", "message"),
+    [("", "empty"), (" \t\n ", "empty"), ("\u202e\u2066", "empty"), ("س" * 10_000, "2,000"), ("x" * 100_000, "2,000")],
+    ids=["empty", "whitespace", "only-bidi-controls", "10k-arabic", "100k-characters"],
+)
 def test_bad_questions_get_a_message_in_the_chat(page: Any, question: str, message: str) -> None:
     from playwright.sync_api import expect
 
@@ -135,6 +158,41 @@ def test_typed_html_is_shown_as_text(page: Any) -> None:
     expect(page.locator(".qa-question").last).to_have_text(typed)
     assert page.evaluate("window.__xss") is None
     assert page.locator("#qa-chat img[src='x'], #qa-chat strong:has-text('bold')").count() == 0
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["؟؟؟ ... !!! ،،", "🙂🚀🔥", "When يزور Hollande موسكو ?", "\u202eمتى يزور أولوند موسكو؟\u202c"],
+    ids=["only-punctuation", "emoji", "mixed-scripts", "bidi-override"],
+)
+def test_odd_questions_get_an_answer_or_an_abstention(page: Any, question: str) -> None:
+    from playwright.sync_api import expect
+
+    new_conversation(page)
+    answer = ask(page, question)
+    assert answer.inner_text().strip()
+    shown = question.replace("\u202e", "").replace("\u202c", "").strip()
+    expect(page.locator(".qa-question").last).to_have_text(shown)  # the bidi controls are dropped, not shown
+    assert page.locator(".qa-error").count() == 0
+
+
+def test_an_article_with_markup_is_shown_as_text(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    new_conversation(page)
+    answer = ask(page, HOSTILE_QUESTION)
+    expect(answer).to_contain_text("السبت")
+    card = page.locator("#qa-sources-panel .qa-src").first
+    expect(card.locator(".qa-title")).to_contain_text(SCRIPT_TAG)
+    expect(card.locator(".qa-passage")).to_contain_text(SCRIPT_TAG)
+    expect(card.locator(".qa-passage")).to_contain_text(IMG_TAG)
+    card.locator("details.qa-article summary").click()
+    expect(card.locator(".qa-article-text")).to_contain_text(IMG_TAG)
+    expect(card.locator(".qa-article-text")).to_be_visible()
+    page.wait_for_timeout(300)  # an onerror handler would have run by now
+    assert page.evaluate("window.__xss") is None
+    assert page.locator("#qa-sources-panel img, #qa-sources-panel script, #qa-chat img[src='x']").count() == 0
+    assert not PAGE_ERRORS
 
 
 def test_time_to_first_answer(page: Any, capsys: pytest.CaptureFixture[str]) -> None:
