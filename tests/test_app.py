@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import urllib.error
 import urllib.request
@@ -371,3 +372,93 @@ def gradio(server: str) -> Any:
     from gradio_client import Client
 
     return Client(server, verbose=False)
+
+
+# ---------------------------------------------------------------- no file beyond the page's own
+
+PASSWD = "root:x:0:0"
+APP_SOURCE = "def create_app("
+TRAVERSALS = [
+    "/gradio_api/file=/etc/passwd",
+    "/gradio_api/fil%65=/etc/passwd",
+    "/gradio_api/file=../../../../../../etc/passwd",
+    "/gradio_api/file=%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/gradio_api/file={root}/app.py",
+    "/gradio_api/file=app.py",
+    "/gradio_api/file=seeds/../app.py",
+    "/gradio_api/file/etc/passwd",
+    "/gradio_api/file=http://127.0.0.1:1/",
+    "/gradio_api/proxy=http://127.0.0.1:1/",
+    "/file=/etc/passwd",
+    "/file=../../../../etc/passwd",
+    "/static/../../../../../../etc/passwd",
+    "/static/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/static/..%5c..%5c..%5c..%5c..%5c..%5cetc%5cpasswd",
+    "/static//etc/passwd",
+    "/static/%2fetc%2fpasswd",
+    "/assets/..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/assets/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/svelte/..%2f..%2f..%2f..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/gradio_api/custom_component/x/client/..%2f..%2f..%2f..%2fetc/passwd",
+    "/favicon.ico/..%2f..%2fapp.py",
+    "/theme.css/../app.py",
+    "/..%2f..%2f..%2f..%2fetc%2fpasswd",
+    "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+]
+
+
+def raw_get(url: str, path: str) -> tuple[int, str]:
+    """GET `path` exactly as written (no client-side normalization of `..` or `%2e`)."""
+    import http.client
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.request("GET", path)
+        response = connection.getresponse()
+        return response.status, response.read(200_000).decode("utf-8", "replace")
+    finally:
+        connection.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_no_file_outside_the_page_is_served(server: str, path: str) -> None:
+    status, body = raw_get(server, path.format(root=ROOT))
+    assert status in (400, 403, 404, 405), (status, body[:200])
+    assert PASSWD not in body and APP_SOURCE not in body
+
+
+@pytest.mark.slow
+def test_the_page_and_its_own_assets_are_served(server: str) -> None:
+    for path in ("/", "/theme.css", "/static/img/logo.svg", "/favicon.ico"):
+        assert raw_get(server, path)[0] == 200, path
+
+
+@pytest.mark.slow
+def test_uploads_are_refused_and_gradio_files_are_not_served(server: str) -> None:
+    import http.client
+    import urllib.parse
+    import uuid
+
+    from gradio.utils import get_upload_folder
+
+    parts = urllib.parse.urlsplit(server)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    body = (b'--b\r\nContent-Disposition: form-data; name="files"; filename="x.html"\r\nContent-Type: text/html\r\n\r\n'
+            b"<script>alert(1)</script>\r\n--b--\r\n")
+    connection.request("POST", "/gradio_api/upload", body=body, headers={"Content-Type": "multipart/form-data; boundary=b"})
+    response = connection.getresponse()
+    assert response.status == 404 and b"x.html" not in response.read()
+    connection.close()
+    # Gradio itself would serve anything in its upload folder (shared by every Gradio app on the machine).
+    folder = Path(get_upload_folder()) / f"qa-test-{uuid.uuid4().hex}"
+    folder.mkdir(parents=True)
+    try:
+        (folder / "secret.txt").write_text("not for the web", encoding="utf-8")
+        status, text = raw_get(server, f"/gradio_api/file={folder / 'secret.txt'}")
+        assert status == 404 and "not for the web" not in text
+    finally:
+        shutil.rmtree(folder)
