@@ -224,9 +224,14 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(seed_index: Path) -> Iterator[str]:
-    with app.serve_in_background(["--index", str(seed_index), "--seeds", str(SEEDS)]) as url:
-        yield url
+def background(seed_index: Path) -> Iterator[app.BackgroundServer]:
+    with app.background_server(["--index", str(seed_index), "--seeds", str(SEEDS)]) as started:
+        yield started
+
+
+@pytest.fixture(scope="module")
+def server(background: app.BackgroundServer) -> str:
+    return background.url
 
 
 def post(url: str, body: Any, *, raw: bytes | None = None, content_type: str = "application/json") -> tuple[int, dict[str, Any]]:
@@ -462,3 +467,31 @@ def test_uploads_are_refused_and_gradio_files_are_not_served(server: str) -> Non
         assert status == 404 and "not for the web" not in text
     finally:
         shutil.rmtree(folder)
+
+
+# ---------------------------------------------------------------- load
+
+def test_questions_beyond_concurrency_plus_backlog_are_refused_as_busy() -> None:
+    engine = app.Engine(None, slots=1, backlog=2)
+    with engine.admit(), engine.admit(), engine.admit():
+        with pytest.raises(app.Busy):
+            with engine.admit():
+                pass
+    with engine.admit():  # the count goes down as answers leave
+        pass
+
+
+@pytest.mark.slow
+def test_under_load_every_accepted_question_is_answered(background: app.BackgroundServer, capsys: pytest.CaptureFixture[str]) -> None:
+    """32 clients for 10 s, half on the JSON API, half on the Gradio queue (benchmarks/load_app.py runs longer)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import load_app
+
+    result = load_app.run_load(background.url, json_clients=16, gradio_clients=16, seconds=10, pid=background.pid, expect="الخميس")
+    summary = load_app.report(result)
+    with capsys.disabled():
+        print(f"\n{summary}")
+    assert result.errors == 0, summary
+    # 16 clients a door fit in the backlog (32): nobody is told to come back later.
+    assert all(t.refused == 0 and t.answered >= 16 for t in result.targets), summary
+    assert result.memory is not None and result.memory.growth_mib < 64, summary
