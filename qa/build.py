@@ -315,7 +315,7 @@ class _Resumed:
         meta_path = folder / "fresh.json"
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            if meta != _fresh_meta(embedder):
+            if meta != _fresh_meta(embedder, int(meta.get("dimension", 0))):
                 return None
             store = PassageStore.recover(folder / _FRESH_STORE)
             by_hash = store.rows_by_hash()
@@ -335,10 +335,15 @@ class _Resumed:
         self._store.close()
 
 
-def _fresh_meta(embedder: Embedder) -> dict[str, Any]:
+def _dimension(embedder: Embedder, previous: _Previous | None) -> int:
+    # Asking the embedder loads the model; a build with nothing to embed takes the previous index's word.
+    return int(previous.manifest["model"]["dimension"]) if previous is not None else embedder.dimension
+
+
+def _fresh_meta(embedder: Embedder, dimension: int) -> dict[str, Any]:
     return {
         "fingerprint": embedder.fingerprint, "precision": embedder.precision,
-        "prompts": [embedder.query_prompt, embedder.passage_prompt], "dimension": embedder.dimension,
+        "prompts": [embedder.query_prompt, embedder.passage_prompt], "dimension": dimension,
     }
 
 
@@ -367,7 +372,7 @@ def _fill(
         skipped.append(record)
         stats.skipped += 1
 
-    (tmp / "fresh.json").write_text(json.dumps(_fresh_meta(embedder)), encoding="utf-8")
+    (tmp / "fresh.json").write_text(json.dumps(_fresh_meta(embedder, _dimension(embedder, previous))), encoding="utf-8")
     fresh = PassageStore.create(tmp / _FRESH_STORE, durable=True)
     try:
         with open(tmp / _FRESH_VECTORS, "wb") as vector_file:
@@ -410,7 +415,7 @@ def _embed_batch(
     per_article = chunker.chunk_many(articles)
     passages = [p for ps in per_article for p in ps]
     hashes = [text_sha256(p.embed_text) for p in passages]
-    vectors = np.zeros((len(passages), embedder.dimension), dtype=np.float32)
+    vectors = np.zeros((len(passages), _dimension(embedder, previous)), dtype=np.float32)
     todo = list(range(len(passages)))
     if previous is not None and todo:
         found = [(i, previous.by_hash[hashes[i]]) for i in todo if hashes[i] in previous.by_hash]
@@ -471,7 +476,7 @@ def _finish(
     )
     removed = len(previous.articles) - stats.kept_articles - stats.changed_articles if previous is not None else 0
     total = len(kept_rows) + fresh_count
-    dimension = embedder.dimension
+    dimension = _dimension(embedder, previous)
     fresh_vectors = (
         np.memmap(tmp / _FRESH_VECTORS, dtype=np.float32, mode="r")[: fresh_count * dimension].reshape(fresh_count, dimension)
         if fresh_count else np.zeros((0, dimension), dtype=np.float32)
@@ -512,7 +517,7 @@ def _finish(
         described["recall"] = recall
     manifest = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": embedder.describe(),
+        "model": embedder.describe() if embedder.loaded or previous is None else dict(previous.manifest["model"]),
         "chunking": {"chunk_tokens": settings.chunk_tokens, "overlap_sentences": settings.overlap_sentences},
         "counts": {
             "articles": stats.articles, "passages": total, "embedded": stats.embedded,

@@ -179,6 +179,11 @@ class Embedder:
         return self._fingerprint
 
     @property
+    def loaded(self) -> bool:
+        """Whether the model's weights are in memory (the tokenizer alone does not count)."""
+        return self._model is not None
+
+    @property
     def precision(self) -> str:
         if self._requested_precision == "auto":
             return "bfloat16" if cpu_supports_bf16() else "float32"
