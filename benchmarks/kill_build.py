@@ -13,9 +13,10 @@ completion and checks that it is consistent: passages in the manifest == rows in
 == vectors in the index, articles in the manifest == rows in the store == articles read,
 every file's checksum verifies (open_generation) and the index loads and answers.
 
-The expected time starts as the initial build's. A build that finishes before its kill
-moment is not counted as a kill; its time becomes the expected time (so the first kills
-land within a real rebuild, uniformly) and another moment is drawn. Only CURRENT,
+The expected time starts as the initial build's, then is the median time of the rebuilds
+run to completion so far (with --rebuild-in-process, of those run by the CLI), so kill
+moments spread over a whole rebuild. A build that finishes before its kill moment is not
+counted as a kill; its time is noted and another moment is drawn. Only CURRENT,
 manifest.json and open_generation are read, never the layout of a build in progress.
 Exit status 0 when every kill was survived.
 """
@@ -117,7 +118,7 @@ def run(args: argparse.Namespace, step: int, edits: int, workdir: Path) -> int:
     checker = Checker(out, pool[0])
     first = checker.check(expected_articles=summary["articles"])
     say(f"initial build: {first.articles} articles, {first.passages} passages in {initial_s:.1f} s")
-    estimate = initial_s
+    durations: list[float] = []
 
     rounds: list[Round] = []
     number = 0
@@ -125,6 +126,7 @@ def run(args: argparse.Namespace, step: int, edits: int, workdir: Path) -> int:
         number += 1
         path = source(workdir, pool, number, args.articles, step, edits, rng)
         share = rng.random()
+        estimate = statistics.median(durations) if durations else initial_s
         round_ = kill_build(path, out, share * estimate, share)
         round_.number = number
         rounds.append(round_)
@@ -138,7 +140,9 @@ def run(args: argparse.Namespace, step: int, edits: int, workdir: Path) -> int:
         except Exception as exc:  # noqa: BLE001 - every failure is reported, the run goes on
             round_.failure = round_.failure or f"{type(exc).__name__}: {exc}"
         if not round_.landed:
-            estimate = round_.ran_s
+            durations.append(round_.ran_s)
+        elif round_.rebuild_s and not args.rebuild_in_process:
+            durations.append(round_.rebuild_s)
         say(describe(round_, sum(r.landed for r in rounds), args.kills))
 
     landed = [r for r in rounds if r.landed]
