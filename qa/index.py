@@ -19,7 +19,10 @@ INDEX_TYPES = ("auto", "flat", "hnsw")
 # links of 4 bytes per passage at the base layer (~530 bytes per passage with M = 16).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 128
+# Recall@10 against exact search, 100 XQuAD-ar questions (M = 16): real 16k ANT passages
+# 0.972 / 0.992 / 1.000 and synthetic 100k 0.858 / 0.940 / 0.979 at efSearch 128 / 256 / 512,
+# for ~1 / 2 / 4 ms a query on a busy 2-core machine.
+HNSW_EF_SEARCH = 512
 # A filter that keeps at most this many passages is searched exactly over those rows.
 EXACT_FILTER_MAX = 50_000
 _TRAIN_SAMPLE = 100_000
