@@ -87,6 +87,11 @@ MAX_HISTORY_TURNS = 10
 MAX_HISTORY_ANSWER_CHARS = 8000
 # Answers whose sources the panel keeps, newest first.
 MAX_PANEL_TURNS = 20
+# Sessions whose state Gradio keeps, least recently used dropped first. Each costs about 60 KB here
+# (measured), and a Gradio API call without a session of its own (POST /gradio_api/call/ask) makes a
+# new one: Gradio's default of 10,000 let the server grow by about 600 MB under such calls, 2,000
+# bound it to about 120 MB. A chat idle for longer than 2,000 such calls loses its earlier turns.
+STATE_SESSIONS = 2000
 NEW_SESSION: dict[str, Any] = {"turns": [], "sections": [], "count": 0}
 MAX_BODY_BYTES = 64 * 1024
 # Any request to the server, Gradio's own routes included.
@@ -390,10 +395,6 @@ class Engine:
         self._waiting = 0
         self._admitted = 0
         self._lock = threading.Lock()
-
-    @property
-    def retriever(self) -> qa.Retriever | None:
-        return self.live.current()
 
     @contextmanager
     def admit(self) -> Iterator[None]:
@@ -786,6 +787,7 @@ def build_ui(engine: Engine) -> gr.Blocks:
         gr.api(api_ask, api_name="ask", concurrency_id="engine")
         gr.api(api_search, api_name="search", concurrency_id="engine")
     demo.queue(default_concurrency_limit=engine.slots, max_size=engine.backlog)
+    demo.state_session_capacity = STATE_SESSIONS
     return demo
 
 
@@ -826,7 +828,7 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
     # are admitted, the rest are refused at once with 503 and Retry-After.
     pool = ThreadPoolExecutor(max_workers=engine.slots, thread_name_prefix="qa-api")
 
-    async def handle(request: Request, with_history: bool, work: Callable[[Query], dict[str, Any]]) -> JSONResponse:
+    async def handle(request: Request, work: Callable[[Query], dict[str, Any]], *, with_history: bool) -> JSONResponse:
         if not authorized(request):
             return unauthorized()
         try:
@@ -848,11 +850,11 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
 
     @app.post("/api/search")
     async def search(request: Request) -> JSONResponse:
-        return await handle(request, False, do_search)
+        return await handle(request, do_search, with_history=False)
 
     @app.post("/api/ask")
     async def ask(request: Request) -> JSONResponse:
-        return await handle(request, True, do_ask)
+        return await handle(request, do_ask, with_history=True)
 
     @app.get("/api/health")
     async def health(request: Request) -> JSONResponse:

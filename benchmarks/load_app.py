@@ -72,6 +72,7 @@ class MemoryResult:
     max_mib: float
     end_mib: float
     growth_mib: float
+    trace_mib: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -262,6 +263,7 @@ def run_load(url: str, *, json_clients: int, gradio_clients: int, seconds: float
         memory = MemoryResult(
             samples=len(samples), start_mib=round(samples[0] / MIB, 1), max_mib=round(max(samples) / MIB, 1),
             end_mib=round(samples[-1] / MIB, 1), growth_mib=round((samples[-1] - samples[0]) / MIB, 1),
+            trace_mib=[round(samples[round(i * (len(samples) - 1) / 10)] / MIB, 1) for i in range(11)],
         )
     return LoadResult(seconds=round(elapsed, 1), targets=targets, memory=memory)
 
@@ -293,7 +295,7 @@ def report(result: LoadResult) -> str:
         m = result.memory
         lines.append(
             f"  server RSS ({m.samples} samples): start {m.start_mib} MiB, max {m.max_mib} MiB, "
-            f"end {m.end_mib} MiB, growth {m.growth_mib:+} MiB"
+            f"end {m.end_mib} MiB, growth {m.growth_mib:+} MiB\n  RSS every tenth of the run (MiB): {', '.join(map(str, m.trace_mib))}"
         )
     return "\n".join(lines)
 

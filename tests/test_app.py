@@ -473,10 +473,8 @@ def test_uploads_are_refused_and_gradio_files_are_not_served(server: str) -> Non
 
 def test_questions_beyond_concurrency_plus_backlog_are_refused_as_busy() -> None:
     engine = app.Engine(None, slots=1, backlog=2)
-    with engine.admit(), engine.admit(), engine.admit():
-        with pytest.raises(app.Busy):
-            with engine.admit():
-                pass
+    with engine.admit(), engine.admit(), engine.admit(), pytest.raises(app.Busy), engine.admit():
+        pass
     with engine.admit():  # the count goes down as answers leave
         pass
 

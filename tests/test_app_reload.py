@@ -107,7 +107,10 @@ def test_a_published_build_is_served_without_a_restart_or_a_failed_request(tmp_p
     first = qa.build_index([str(sources)], index, embedder=embedder)
 
     with app.background_server(["--index", str(index), "--build", "never"]) as server:
-        health = lambda: call(f"{server.url}/api/health")[1]  # noqa: E731
+
+        def health() -> dict[str, Any]:
+            return call(f"{server.url}/api/health")[1]
+
         assert health()["generation"] == first.path.name
         with Hammer(server.url) as hammer:
             wait_for(lambda: hammer.answered >= 2, 60, "the first answers")
