@@ -148,8 +148,7 @@ def build_index(
     out = Path(out)
     if not sources:
         raise InputError("no sources given; name .txt/.md files, folders or .jsonl(.gz) files to index")
-    if out.exists() and not out.is_dir():
-        raise InputError(f"--out {out} is a file; give a folder for the index")
+    _check_out(out)
     missing = [str(source) for source in sources if not Path(source).exists()]
     if missing:
         raise InputError("; ".join(f"{path}: no such file or folder" for path in missing))
@@ -221,6 +220,21 @@ def _build_locked(
         skipped=skipped, manifest=manifest, resumed=stats.resumed, kept_articles=stats.kept_articles,
         changed_articles=stats.changed_articles, removed_articles=removed,
     )
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an index folder that cannot be one, before anything is written."""
+    if str(out).strip() in ("", "."):
+        raise InputError("--out names no folder; give a folder for the index, e.g. --out vectors")
+    if out.is_symlink() and not out.exists():
+        raise InputError(f"--out {out} is a broken symbolic link; remove it or give another folder")
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {out} is a file; give a folder for the index")
+    for parent in out.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"--out {out}: {parent} is a file, not a folder; give a folder for the index")
+            break
 
 
 def _unchanged_report(previous: _Previous, started: float) -> BuildReport:

@@ -13,6 +13,7 @@ from typing import Any
 
 import qa
 from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, FLAT_MAX_PASSAGES, Settings
+from qa.errors import QueryError
 from qa.records import Filters
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
@@ -41,7 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             raise
         print(f"qa: error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+        # A question the library refuses is bad usage, like a bad flag.
+        return EXIT_USAGE if isinstance(exc, QueryError) else EXIT_ERROR
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

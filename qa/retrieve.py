@@ -306,6 +306,10 @@ def check_question(question: str) -> str:
     if not isinstance(question, str):
         raise QueryError(f"a question must be text, got {type(question).__name__}")
     question = question.strip()
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QueryError("the question holds bytes that are not UTF-8 text; type it again or set a UTF-8 locale") from None
     if not question:
         raise QueryError("the question is empty; type a question")
     if len(question) > MAX_QUESTION_CHARS:

@@ -132,7 +132,8 @@ def write_manifest(folder: Path, manifest: dict[str, Any], files: Iterable[str])
     manifest["files"] = {
         name: {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)} for name in files
     }
-    (folder / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2), encoding="utf-8")
+    # A file name that is not UTF-8 (kept by Python as surrogate escapes) is written as \udcXX escapes.
+    (folder / MANIFEST).write_bytes(json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8", "backslashreplace"))
     return manifest
 
 
@@ -285,7 +286,8 @@ class PassageStore:
 
     @classmethod
     def open(cls, path: Path) -> PassageStore:
-        db = sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        # as_uri() escapes '#', '?' and '%', which would otherwise end or alter the file name.
+        db = sqlite3.connect(f"{Path(path).resolve().as_uri()}?mode=ro&immutable=1", uri=True, check_same_thread=False)
         return cls(db)
 
     def add(self, article: Article, passages: list[Passage], hashes: list[str]) -> None:

@@ -100,17 +100,14 @@ def sandbox(tmp_path: Path, seed_file: Path, monkeypatch: pytest.MonkeyPatch) ->
     return tmp_path
 
 
-_NEEDS_BUILD_CHANGE = "needs a check of --out in qa/build.py or qa/cli.py (not this test's to change)"
-
-
 @pytest.mark.parametrize(
     "out",
     [
         "afile",
         "article.txt",
-        pytest.param("afile/sub", marks=pytest.mark.xfail(strict=True, reason=f"NotADirectoryError traceback; {_NEEDS_BUILD_CHANGE}")),
-        pytest.param("dangling", marks=pytest.mark.xfail(strict=True, reason=f"FileExistsError traceback; {_NEEDS_BUILD_CHANGE}")),
-        pytest.param("", marks=[pytest.mark.slow, pytest.mark.xfail(strict=True, reason=f"builds into the working folder; {_NEEDS_BUILD_CHANGE}")]),
+        "afile/sub",
+        "dangling",
+        "",
     ],
     ids=["a file", "the source file", "under a file", "a dangling link", "empty"],
 )
@@ -125,12 +122,6 @@ def test_a_bad_out_is_refused_in_one_line_and_nothing_is_written(out: str, sandb
     assert code in (1, 2) and err.startswith("qa") and err.count("\n") == 1 and "--out" in err, err
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PassageStore.open builds its SQLite URI from the raw path: a '#' or '?' in --out ends the path there and "
-    "SQLite opens, and creates, that file outside --out (`qa build --out 'index #1'` fails with 'no such table' and "
-    "leaves an empty 'index ' beside it); needs path.resolve().as_uri() in qa/store.py PassageStore.open",
-)
 def test_a_store_under_a_path_with_uri_characters_opens_in_place(tmp_path: Path) -> None:
     folder = tmp_path / "index #1?x=%20"
     folder.mkdir()
