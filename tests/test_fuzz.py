@@ -418,11 +418,6 @@ def test_qa_build_indexes_the_good_files_and_lists_the_bad_ones(tmp_path: Path, 
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="qa/build.py puts the path of every file under the sources into the manifest ('inputs'), "
-    "undecodable names included, and writing the manifest then fails with UnicodeEncodeError",
-)
 def test_a_build_beside_a_file_name_that_is_not_utf8_skips_it(tmp_path: Path, embedder: Embedder) -> None:
     sources = tmp_path / "in"
     sources.mkdir()
