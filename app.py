@@ -106,6 +106,7 @@ BLOCKED_ROUTES = (
 )
 # How often requests look at the index's CURRENT pointer for a new generation.
 POINTER_CHECK_SECONDS = 1.0
+SHUTDOWN_SECONDS = 5
 
 EXAMPLES = [
     "متى يزور أولوند موسكو؟",
@@ -1035,7 +1036,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine = open_engine(Path(args.index), Path(args.seeds), build=args.build, slots=args.concurrency, backlog=args.backlog)
     app = create_app(engine, auth=auth)
     print(f"qa: serving on http://{args.host}:{args.port}", file=sys.stderr, flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Open pages keep an event stream that never ends by itself: on Ctrl-C or SIGTERM, wait for open
+    # connections at most this long, not until every browser tab is closed.
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=SHUTDOWN_SECONDS)
     return 0
 
 

@@ -373,10 +373,12 @@ def test_gradio_api_answers_or_refuses_bad_questions(gradio: Any, question: str,
 
 
 @pytest.fixture(scope="module")
-def gradio(server: str) -> Any:
+def gradio(server: str) -> Iterator[Any]:
     from gradio_client import Client
 
-    return Client(server, verbose=False)
+    client = Client(server, verbose=False)
+    yield client
+    client.close()  # its open event stream would hold up the server's shutdown
 
 
 # ---------------------------------------------------------------- no file beyond the page's own
