@@ -415,7 +415,8 @@ def test_cli_ask_prints_the_answer_then_the_sources(seed_index: Path, capsys: py
 def test_cli_ask_errors(seed_index: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     code = main(["ask", "متى يزور أولوند موسكو؟", "--index", str(seed_index), *argv])
     err = capsys.readouterr().err
-    assert code == 1 and err.startswith("qa: error: ") and message in err
+    # A refused question or option is bad usage: exit 2, like a bad flag.
+    assert code == 2 and err.startswith("qa: error: ") and message in err
 
 
 @pytest.mark.slow
