@@ -227,10 +227,8 @@ def _manifest_problem(manifest: dict[str, Any]) -> str | None:
 
 def _stored_counts(path: Path, hint: str) -> tuple[int, int]:
     """(articles, passages) in the store, read without writing to it."""
-    # A URI made from the raw path would end at a '#' or '?' in a folder name and open another file.
-    uri = f"{path.resolve().as_uri()}?mode=ro&immutable=1"
     try:
-        store = PassageStore(sqlite3.connect(uri, uri=True))
+        store = PassageStore.open(path)
         try:
             return store.count()
         finally:
