@@ -18,6 +18,7 @@ import gzip
 import hashlib
 import json
 import logging
+import os
 import platform
 import shutil
 import sqlite3
@@ -671,7 +672,14 @@ def _batches(items: Iterable[Article], size: int) -> Iterator[list[Article]]:
 @contextmanager
 def _build_lock(out: Path) -> Iterator[None]:
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / ".lock", "w") as lock:
+    try:
+        # O_NOFOLLOW: a link planted as .lock must not make the build open (and lock) a file elsewhere.
+        fd = os.open(out / ".lock", os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise IndexStoreError(f"{out / '.lock'} is a symbolic link; remove it and build again") from None
+        raise
+    with os.fdopen(fd, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -11,7 +11,7 @@ import numpy as np
 
 from qa.config import DEFAULT_INDEX_DIR
 from qa.embed import Embedder
-from qa.errors import IndexMismatchError, QueryError
+from qa.errors import IndexCorruptError, IndexMismatchError, QueryError
 from qa.index import HNSW_EF_SEARCH, INDEX_FILE, VECTORS_FILE, VectorIndex
 from qa.lexical import LexicalIndex
 from qa.normalize import normalize
@@ -97,7 +97,9 @@ class Retriever:
                 f"{out} was built with other weights than those of {embedder.name!r} "
                 f"(fingerprint {built['fingerprint'][:12]} vs {embedder.fingerprint[:12]}); {hint}"
             )
-        ef_search = int(manifest.get("index", {}).get("ef_search", HNSW_EF_SEARCH))
+        ef_search = manifest.get("index", {}).get("ef_search", HNSW_EF_SEARCH)
+        if not isinstance(ef_search, int) or isinstance(ef_search, bool) or ef_search < 1:
+            raise IndexCorruptError(f"{out}: the manifest's index.ef_search is {ef_search!r}, not a positive whole number; {hint}")
         index = VectorIndex.load(folder / INDEX_FILE, folder / VECTORS_FILE, ef_search=ef_search)
         if index.dimension != embedder.dimension:
             raise IndexMismatchError(f"{out} holds {index.dimension}-dimensional vectors, the model makes {embedder.dimension}; {hint}")

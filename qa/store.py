@@ -77,7 +77,8 @@ def publish_generation(out: Path, tmp: Path) -> Path:
     os.replace(pointer_tmp, out / CURRENT)
     _fsync_dir(out)
     for entry in out.iterdir():
-        if entry != final and entry.is_dir() and entry.name.startswith(_GEN_PREFIX):
+        # Only folders that are index generations (they hold a manifest): never a user's own gen-* folder.
+        if entry != final and entry.is_dir() and entry.name.startswith(_GEN_PREFIX) and (entry / MANIFEST).is_file():
             shutil.rmtree(entry, ignore_errors=True)
     return final
 

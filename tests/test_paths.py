@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from qa.build import build_index
 from qa.cli import main
+from qa.errors import IndexStoreError
 from qa.store import STORE, PassageStore, open_generation
 
 HOSTILE_IDS = [
@@ -135,3 +137,20 @@ def test_a_store_under_a_path_with_uri_characters_opens_in_place(tmp_path: Path)
         opened.close()
     finally:
         assert snapshot(tmp_path) == before
+
+
+def test_a_lock_link_and_a_users_gen_folder_are_left_alone(tmp_path: Path, seed_file: Path) -> None:
+    out = tmp_path / "vectors"
+    out.mkdir()
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me\n", encoding="utf-8")
+    (out / ".lock").symlink_to(target)
+    with pytest.raises(IndexStoreError, match="symbolic link"):
+        build_index([seed_file], out)
+    assert target.read_text(encoding="utf-8") == "keep me\n"
+    (out / ".lock").unlink()
+    mine = out / "gen-photos"
+    mine.mkdir()
+    (mine / "a.jpg").write_bytes(b"\xff\xd8")
+    build_index([seed_file], out)
+    assert (mine / "a.jpg").read_bytes() == b"\xff\xd8"
