@@ -159,10 +159,10 @@ def build_index(
     try:
         with _build_lock(out):
             return _build_locked(sources, out, settings, embedder, strict, force, progress, started)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+    except (OSError, sqlite3.OperationalError) as exc:
+        if _disk_full(exc):
             raise IndexStoreError(
-                f"the disk holding {out} is full ({exc.strerror}); the current index is unchanged. "
+                f"the disk holding {out} is full ({getattr(exc, 'strerror', None) or exc}); the current index is unchanged. "
                 "Free some space and run the build again"
             ) from None
         raise
@@ -211,7 +211,7 @@ def _build_locked(
     except BaseException as exc:
         for resumed in resume:
             resumed.close()
-        _keep_fresh_only(tmp, discard=isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT))
+        _keep_fresh_only(tmp, discard=_disk_full(exc))
         raise
     for folder in stale:
         shutil.rmtree(folder, ignore_errors=True)
@@ -221,6 +221,13 @@ def _build_locked(
         skipped=skipped, manifest=manifest, resumed=stats.resumed, kept_articles=stats.kept_articles,
         changed_articles=stats.changed_articles, removed_articles=removed,
     )
+
+
+def _disk_full(exc: BaseException) -> bool:
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    # SQLite reports a full disk as its own error, not as an OSError.
+    return isinstance(exc, sqlite3.OperationalError) and "full" in str(exc)
 
 
 def _check_out(out: Path) -> None:

@@ -179,3 +179,28 @@ def test_the_generic_sentence_transformers_path(tmp_path: Path, seed_file: Path)
     retriever = qa.Retriever.load(tmp_path / "vectors")
     assert retriever.manifest["model"]["name"] == model
     assert report.passages > 0 and retriever.search("Turkey", k=1)
+
+
+@pytest.mark.parametrize("where", ["vector index", "passage store"])
+def test_a_full_disk_keeps_the_previous_index_and_says_so(
+    tmp_path: Path, seed_index: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    import errno
+    import sqlite3
+
+    out = _copy_index(seed_index, tmp_path / "vectors")
+    before = current_generation(out)
+    if where == "vector index":
+        def full(*args: object, **kwargs: object) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        monkeypatch.setattr(qa.index.VectorIndex, "save", full)
+    else:
+        def full(*args: object, **kwargs: object) -> None:
+            raise sqlite3.OperationalError("database or disk is full")
+        monkeypatch.setattr(qa.store.PassageStore, "add", full)
+    with pytest.raises(qa.QAError, match="disk .* is full.*current index is unchanged"):
+        qa.build_index([SEEDS], out, embedder=embedder, force=True)
+    assert current_generation(out) == before
+    assert sorted(p.name for p in out.iterdir()) == sorted([CURRENT, before.name, ".lock"])
+    hits = qa.Retriever.load(out, embedder=embedder).search("متى يزور أولوند موسكو؟", k=1)
+    assert "يوم الخميس" in hits[0].text
