@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import tempfile
 import time
@@ -67,11 +66,11 @@ def main() -> None:
     encode, search, answer, total = [], [], [], []
     for question in asked:
         start = time.perf_counter()
-        ms, vector = timed(retriever.embedder.encode_queries, [question])
+        ms, _ = timed(retriever.embedder.encode_queries, [question])
         encode.append(ms)
         ms, hits = timed(retriever.search, question, 5)
         search.append(ms)
-        ms, _ = timed(lambda: qa.ask(question, retriever))
+        ms, _ = timed(qa.ask, question, retriever)
         answer.append(ms)
         total.append((time.perf_counter() - start) * 1000)
     # search() encodes the question itself, ask() searches again: report each part, and ask() alone end to end.
@@ -102,7 +101,6 @@ def main() -> None:
         truth = exact_neighbours(vectors, queries, 10)
         print(f"\n{size:,} passages (synthetic vectors: mixtures of two real ones; real query vectors)")
         for kind in ("flat", "hnsw"):
-            rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
             start = time.perf_counter()
             index = VectorIndex.build(vectors, kind)
             built = time.perf_counter() - start

@@ -15,7 +15,6 @@ from __future__ import annotations
 import errno
 import fcntl
 import gzip
-import hashlib
 import json
 import logging
 import os
@@ -38,7 +37,14 @@ from qa.chunk import Chunker
 from qa.config import INDEX_FORMAT, Settings
 from qa.embed import Embedder
 from qa.errors import IndexStoreError, InputError, QAError
-from qa.index import INDEX_FILE, VECTORS_FILE, VectorIndex, choose_type, load_vectors, measure_recall
+from qa.index import (
+    INDEX_FILE,
+    VECTORS_FILE,
+    VectorIndex,
+    choose_type,
+    load_vectors,
+    measure_recall,
+)
 from qa.ingest import iter_articles
 from qa.lexical import ANALYZER_VERSION, DEFAULT_ANALYZER, LexicalIndex, Terms
 from qa.records import Article, Skipped
@@ -47,6 +53,7 @@ from qa.store import (
     PassageStore,
     article_sha256,
     assemble_store,
+    file_sha256,
     new_generation,
     open_generation,
     publish_generation,
@@ -618,11 +625,7 @@ def _fingerprint_inputs(sources: Sequence[str | Path]) -> list[dict[str, Any]]:
             f for f in path.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
         )
         for file in files:
-            digest = hashlib.sha256()
-            with open(file, "rb") as stream:
-                for block in iter(lambda: stream.read(1 << 22), b""):
-                    digest.update(block)
-            inputs.append({"path": str(file.resolve()), "bytes": file.stat().st_size, "sha256": digest.hexdigest()})
+            inputs.append({"path": str(file.resolve()), "bytes": file.stat().st_size, "sha256": file_sha256(file)})
     return inputs
 
 

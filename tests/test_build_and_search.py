@@ -11,7 +11,13 @@ import pytest
 import qa
 from qa.config import Settings
 from qa.embed import Embedder
-from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError, InputError, QueryError
+from qa.errors import (
+    IndexCorruptError,
+    IndexMismatchError,
+    IndexMissingError,
+    InputError,
+    QueryError,
+)
 from qa.store import CURRENT, current_generation
 from tests.conftest import SEEDS
 
