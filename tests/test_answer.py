@@ -28,7 +28,6 @@ from qa.errors import QueryError, SettingsError
 from qa.evaluate import answer_contains, split_of
 from qa.normalize import normalize
 from qa.records import Answer, Article, Hit, Turn
-from tests.conftest import SEEDS
 
 
 def texts(text: str) -> list[str]:
@@ -297,18 +296,6 @@ def test_split_of_is_a_stable_half() -> None:
 
 
 # End to end: the real model over the seed article.
-
-
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
-def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    out = tmp_path_factory.mktemp("answer") / "vectors"
-    qa.build_index([SEEDS], out, embedder=embedder)
-    return out
 
 
 @pytest.fixture(scope="module")

@@ -25,18 +25,6 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
-def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    out = tmp_path_factory.mktemp("index") / "vectors"
-    qa.build_index([SEEDS], out, embedder=embedder)
-    return out
-
-
-@pytest.fixture(scope="module")
 def retriever(seed_index: Path, embedder: Embedder) -> qa.Retriever:
     return qa.Retriever.load(seed_index, embedder=embedder)
 

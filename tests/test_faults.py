@@ -26,18 +26,6 @@ pytestmark = pytest.mark.slow
 QUESTION = "متى يزور أولوند موسكو؟"
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
-def seed_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    out = tmp_path_factory.mktemp("index") / "vectors"
-    qa.build_index([SEEDS], out, embedder=embedder)
-    return out
-
-
 def _generation(out: Path) -> Path:
     return out / (out / CURRENT).read_text(encoding="utf-8").strip()
 

@@ -375,11 +375,6 @@ def _qa(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(qa_bin), *args], capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
 @pytest.mark.slow
 def test_qa_build_indexes_the_good_files_and_lists_the_bad_ones(tmp_path: Path, embedder: Embedder) -> None:
 

@@ -43,11 +43,6 @@ def _passages(retriever: qa.Retriever) -> dict[str, tuple[str, str, np.ndarray]]
     return {s.passage.id: (s.passage.text, s.article.origin, retriever._index.vectors(np.array([s.row]))[0]) for s in stored}
 
 
-@pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
 # ---------------------------------------------------------------- pure logic
 
 def test_auto_index_type_switches_at_the_documented_threshold() -> None:

@@ -26,11 +26,6 @@ ARTICLES = [
 
 
 @pytest.fixture(scope="module")
-def embedder() -> Embedder:
-    return Embedder()
-
-
-@pytest.fixture(scope="module")
 def news(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> qa.Retriever:
     folder = tmp_path_factory.mktemp("news")
     (folder / "news.jsonl").write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in ARTICLES), encoding="utf-8")
