@@ -23,6 +23,15 @@ _ABBREVIATIONS = frozenset(
 )
 
 
+def embed_text(title: str, text: str) -> str:
+    """The text a passage is embedded as: its article's title, a line break, then the passage.
+
+    The title tells the model what a passage mid-article is about; every writer of embedded
+    text (the chunker, the store's rebuild of kept passages) calls this, so both stay the same.
+    """
+    return f"{title}\n{text}" if title else text
+
+
 @dataclass(frozen=True)
 class Span:
     """A half-open character range `[start, end)` of a text."""
@@ -148,7 +157,7 @@ class Chunker:
                     start=start,
                     end=end,
                     text=body,
-                    embed_text=f"{article.title}\n{body}" if article.title else body,
+                    embed_text=embed_text(article.title, body),
                 )
             )
             if last + 1 >= len(sized):

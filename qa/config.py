@@ -1,7 +1,8 @@
-"""Default settings, in one place; arguments and per-call options override them."""
+"""Default settings and the allowed values of every choice, in one place; arguments and per-call options override them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.errors import SettingsError
@@ -15,6 +16,26 @@ INDEX_FORMAT = 2
 # machine, HNSW ~4 ms (benchmarks/bench_query.py); at 50k exact search stays near 20 ms.
 FLAT_MAX_PASSAGES = 50_000
 
+MODES = ("hybrid", "dense", "lexical")
+PRECISIONS = ("auto", "float32", "bfloat16")
+INDEX_TYPES = ("auto", "flat", "hnsw")
+STORES = ("faiss",)
+ANSWERERS = ("extractive",)
+MAX_TOP_K = 200
+MAX_QUESTION_CHARS = 2000
+
+
+def check_choice(name: str, value: object, allowed: Sequence[str], error: type[Exception] = SettingsError) -> str:
+    """Return `value` when it is one of `allowed`.
+
+    Raises:
+        error: naming the bad value and listing the valid ones, e.g.
+            "mode must be one of hybrid, dense, lexical, got 'fuzzy'".
+    """
+    if isinstance(value, str) and value in allowed:
+        return value
+    raise error(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -26,10 +47,14 @@ class Settings:
         chunk_tokens: the window of a passage, in the embedding model's tokens.
         overlap_sentences: sentences repeated at the start of the next passage.
         batch_size: passages per embedding batch.
-        precision: "auto" (bf16 where the CPU supports it), "float32" or "bfloat16".
-        top_k: hits returned by a search.
-        index_type: "auto" (exact search up to qa.index.FLAT_MAX_PASSAGES passages,
-            HNSW beyond), "flat" or "hnsw".
+        precision: one of PRECISIONS: "auto" (bf16 where the CPU supports it), "float32" or "bfloat16".
+        top_k: hits returned by a search, from 1 to MAX_TOP_K.
+        index_type: one of INDEX_TYPES: "auto" (exact search up to FLAT_MAX_PASSAGES
+            passages, HNSW beyond), "flat" or "hnsw".
+        mode: one of MODES, how a search ranks passages: "hybrid" (dense and lexical fused),
+            "dense" or "lexical".
+        answerer: one of ANSWERERS, what composes an answer from the hits.
+        store: one of STORES, the backend that holds the vectors and passages.
     """
 
     model: str = DEFAULT_MODEL
@@ -39,6 +64,9 @@ class Settings:
     precision: str = "auto"
     top_k: int = 5
     index_type: str = "auto"
+    mode: str = "hybrid"
+    answerer: str = "extractive"
+    store: str = "faiss"
 
     def __post_init__(self) -> None:
         if self.chunk_tokens < 16:
@@ -47,11 +75,12 @@ class Settings:
             raise SettingsError(f"overlap_sentences must be 0 or more, got {self.overlap_sentences}")
         if self.batch_size < 1:
             raise SettingsError(f"batch_size must be at least 1, got {self.batch_size}")
-        if self.precision not in ("auto", "float32", "bfloat16"):
-            raise SettingsError(
-                f"precision must be one of 'auto', 'float32', 'bfloat16', got {self.precision!r}"
-            )
-        if self.index_type not in ("auto", "flat", "hnsw"):
-            raise SettingsError(f"index_type must be one of 'auto', 'flat', 'hnsw', got {self.index_type!r}")
         if self.top_k < 1:
             raise SettingsError(f"top_k must be at least 1, got {self.top_k}")
+        if self.top_k > MAX_TOP_K:
+            raise SettingsError(f"top_k must be at most {MAX_TOP_K}, got {self.top_k}")
+        check_choice("precision", self.precision, PRECISIONS)
+        check_choice("index_type", self.index_type, INDEX_TYPES)
+        check_choice("mode", self.mode, MODES)
+        check_choice("answerer", self.answerer, ANSWERERS)
+        check_choice("store", self.store, STORES)

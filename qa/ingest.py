@@ -20,6 +20,8 @@ logger.addHandler(logging.NullHandler())
 
 TEXT_SUFFIXES = (".txt", ".md")
 JSONL_SUFFIXES = (".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz")
+# Every file a folder source contributes ends with one of these (any case); others in it are ignored.
+SOURCE_SUFFIXES = TEXT_SUFFIXES + JSONL_SUFFIXES
 JSONL_REQUIRED = ("id", "title", "text")
 JSONL_OPTIONAL = ("url", "source", "published", "category", "author", "summary")
 
@@ -72,6 +74,27 @@ def iter_articles(
             yield article
 
 
+def iter_source_files(sources: Iterable[str | Path]) -> Iterator[Path]:
+    """Yield the files the sources are read from, in the order `iter_articles` reads them.
+
+    A file source is yielded as given, whatever its suffix (reading it says why it
+    is unsupported); a folder yields, sorted and recursively, its files ending with
+    one of SOURCE_SUFFIXES, leaving out hidden entries (a name starting with a dot,
+    at any depth below the folder), symlinked folders (not descended into) and
+    dangling links. A source that does not exist yields nothing.
+    """
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            yield from sorted(
+                p for p in path.rglob("*")
+                if p.is_file() and p.name.lower().endswith(SOURCE_SUFFIXES)
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+            )
+        elif path.is_file():
+            yield path
+
+
 def read_articles(sources: Iterable[str | Path], *, strict: bool = False) -> tuple[list[Article], list[Skipped]]:
     """Read every article of `sources` into memory; see `iter_articles`."""
     skipped: list[Skipped] = []
@@ -89,11 +112,7 @@ def _iter_source(path: Path, *, strict: bool, on_skip: OnSkip | None) -> Iterato
             on_skip(record)
 
     if path.is_dir():
-        files = sorted(
-            p for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
-        for file in files:
+        for file in iter_source_files([path]):
             if not _valid_name(file):
                 skip(str(file), None, "the file name is not valid UTF-8; rename it")
             elif _is_jsonl(file):
