@@ -104,6 +104,11 @@ class VectorIndex:
     def save(self, path: Path) -> None:
         faiss.write_index(self._index, str(path))
 
+    def close(self) -> None:
+        """Drop the FAISS index and the memory-mapped vectors (the map closes with its last reference)."""
+        self._index = faiss.IndexFlatIP(self.dimension)
+        self._vectors = None
+
     @property
     def size(self) -> int:
         return int(self._index.ntotal)

@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import DEFAULT_INDEX_DIR
+from qa.config import DEFAULT_INDEX_DIR, Settings
 from qa.embed import Embedder
-from qa.errors import IndexCorruptError, IndexMismatchError, QueryError
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexStoreError, QueryError
 from qa.index import HNSW_EF_SEARCH, INDEX_FILE, VECTORS_FILE, VectorIndex
 from qa.lexical import LexicalIndex
 from qa.normalize import normalize
@@ -44,6 +44,7 @@ class Retriever:
         index: VectorIndex,
         lexical: LexicalIndex,
         embedder: Embedder,
+        settings: Settings | None = None,
     ) -> None:
         self.folder = folder
         self.manifest = manifest
@@ -51,7 +52,9 @@ class Retriever:
         self._index = index
         self._lexical = lexical
         self._embedder = embedder
+        self._settings = settings if settings is not None else Settings()
         self._metadata: _Metadata | None = None
+        self._closed = False
 
     @classmethod
     def load(
@@ -62,6 +65,7 @@ class Retriever:
         chunk_tokens: int | None = None,
         embedder: Embedder | None = None,
         verify: bool = True,
+        settings: Settings | None = None,
     ) -> Retriever:
         """Open the index at `path`, checking its files against the manifest.
 
@@ -71,6 +75,7 @@ class Retriever:
             chunk_tokens: the passage size the caller expects; by default, the index's.
             embedder: an already loaded embedder to share (it must be the index's model).
             verify: check the sha256 of every file (sizes are always checked).
+            settings: search defaults (`top_k`); by default `Settings()`.
 
         Raises:
             IndexMissingError, IndexCorruptError, IndexMismatchError.
@@ -106,7 +111,7 @@ class Retriever:
         lexical = LexicalIndex.load(folder)
         if lexical.size != index.size:
             raise IndexMismatchError(f"{out} has {index.size} vectors but {lexical.size} lexical rows; {hint}")
-        return cls(folder, manifest, PassageStore.open(folder / STORE), index, lexical, embedder)
+        return cls(folder, manifest, PassageStore.open(folder / STORE), index, lexical, embedder, settings)
 
     @property
     def embedder(self) -> Embedder:
@@ -117,21 +122,49 @@ class Retriever:
         """Number of passages in the index."""
         return self._index.size
 
-    def search(self, question: str, k: int = 5, *, mode: str = "hybrid", filters: Filters | None = None) -> list[Hit]:
+    def close(self) -> None:
+        """Release the passage store's connection and the index's memory; later calls raise IndexStoreError."""
+        if self._closed:
+            return
+        self._closed = True
+        self._store.close()
+        self._index.close()
+        self._metadata = None
+
+    def __enter__(self) -> Retriever:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def sites(self) -> list[str]:
+        """The distinct site names of the indexed articles, sorted."""
+        return self._distinct(1)
+
+    def categories(self) -> list[str]:
+        """The distinct categories of the indexed articles, sorted."""
+        return self._distinct(2)
+
+    def search(
+        self, question: str, k: int | None = None, *, mode: str = "hybrid", filters: Filters | None = None
+    ) -> list[Hit]:
         """The `k` passages that best answer `question`, best first.
 
         Args:
             question: in Arabic, English or French.
-            k: number of hits (wire copies of one story count once).
+            k: number of hits (wire copies of one story count once); None means the settings' `top_k`.
             mode: "hybrid" (dense and BM25 scores, each scaled to [0, 1], averaged), "dense" or "lexical".
             filters: metadata filters, applied before the top k is cut.
         """
         return self.search_many([question], k, mode=mode, filters=filters)[0]
 
     def search_many(
-        self, questions: Sequence[str], k: int = 5, *, mode: str = "hybrid", filters: Filters | None = None
+        self, questions: Sequence[str], k: int | None = None, *, mode: str = "hybrid", filters: Filters | None = None
     ) -> list[list[Hit]]:
         """Search a batch of questions at once; one list of hits per question."""
+        self._check_open()
+        if k is None:
+            k = self._settings.top_k
         if isinstance(questions, str):
             raise QueryError("search_many takes a list of questions; use search() for one question")
         questions = [check_question(q) for q in questions]
@@ -171,10 +204,19 @@ class Retriever:
 
     def article(self, article_id: str) -> Article:
         """The whole article, as ingested."""
+        self._check_open()
         article = self._store.article(article_id)
         if article is None:
             raise QueryError(f"no article with id {article_id!r} in {self.folder}")
         return article
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise IndexStoreError(f"the index at {self.folder} was closed; load it again with Retriever.load")
+
+    def _distinct(self, column: int) -> list[str]:
+        self._check_open()
+        return sorted({str(row[column]) for row in self._store.row_metadata() if row[column]})
 
     def _allowed(self, filters: Filters) -> np.ndarray:
         if self._metadata is None:

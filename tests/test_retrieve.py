@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 import qa
 from qa.embed import Embedder
-from qa.errors import QueryError
+from qa.config import Settings
+from qa.errors import IndexStoreError, QueryError
+from qa.retrieve import MAX_TOP_K
 from qa.records import Filters
-from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.slow
 
@@ -34,10 +37,9 @@ def news(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> qa.Ret
 
 
 @pytest.fixture(scope="module")
-def seed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> qa.Retriever:
-    out = tmp_path_factory.mktemp("seed") / "vectors"
-    qa.build_index([SEEDS], out, embedder=embedder)
-    return qa.Retriever.load(out, embedder=embedder)
+def seed(seed_index: Path, embedder: Embedder) -> Iterator[qa.Retriever]:
+    with qa.Retriever.load(seed_index, embedder=embedder) as retriever:
+        yield retriever
 
 
 def test_wire_copies_collapse_into_one_hit_listing_every_carrier_earliest_first(news: qa.Retriever) -> None:
@@ -95,8 +97,33 @@ def test_cross_lingual_questions_keep_working_in_hybrid_mode(seed: qa.Retriever,
 
 def test_similarity_is_the_cosine_in_every_mode(seed: qa.Retriever) -> None:
     question = "متى يزور أولوند موسكو؟"
-    dense = {h.passage_id: h.score for h in seed.search(question, k=3, mode="dense")}
+    # Every passage, ranked by cosine: each hit of another mode is among them.
+    dense = {h.passage_id: h.score for h in seed.search(question, k=min(seed.size, MAX_TOP_K), mode="dense")}
+    assert len(dense) == seed.size
     for mode in ("hybrid", "lexical"):
-        for hit in seed.search(question, k=3, mode=mode):
-            if hit.passage_id in dense:
-                assert hit.similarity == pytest.approx(dense[hit.passage_id], abs=1e-5)
+        hits = seed.search(question, k=3, mode=mode)
+        assert hits
+        for hit in hits:
+            assert hit.similarity == pytest.approx(dense[hit.passage_id], abs=1e-5)
+
+
+def test_k_none_is_the_settings_top_k(seed_index: Path, embedder: Embedder, seed: qa.Retriever) -> None:
+    assert len(seed.search("متى يزور أولوند موسكو؟")) == Settings().top_k
+    with qa.Retriever.load(seed_index, embedder=embedder, settings=Settings(top_k=2)) as two:
+        assert len(two.search("متى يزور أولوند موسكو؟")) == 2
+        assert [len(hits) for hits in two.search_many(["زلزال", "موسكو"])] == [2, 2]
+        assert len(two.search("متى يزور أولوند موسكو؟", k=3)) == 3
+
+
+def test_sites_and_categories_are_the_distinct_values_sorted(news: qa.Retriever) -> None:
+    assert news.sites() == ["bbc", "cnn", "france24", "skynews"]
+    assert news.categories() == ["business", "sport", "world"]
+
+
+def test_a_closed_retriever_refuses_every_call(seed_index: Path, embedder: Embedder) -> None:
+    with qa.Retriever.load(seed_index, embedder=embedder) as retriever:
+        article_id = retriever.search("موسكو", k=1)[0].article_id
+    retriever.close()  # closing twice is harmless
+    for call in (lambda: retriever.search("موسكو"), lambda: retriever.article(article_id), retriever.sites):
+        with pytest.raises(IndexStoreError, match="closed"):
+            call()
