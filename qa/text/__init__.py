@@ -1,0 +1,47 @@
+"""Text analysis in one home: stopwords and stems (`qa.text.words`), scripts, languages and questions (`qa.text.language`)."""
+
+from __future__ import annotations
+
+from qa.text.language import (
+    CONTEXT_TURNS,
+    CONTEXT_WORDS,
+    detect_language,
+    is_arabic,
+    question_type,
+    resolve_followup,
+    script_of,
+    text_direction,
+)
+from qa.text.words import (
+    INDEX_STEMMERS,
+    INDEX_STOPWORDS,
+    MATCH_STOPWORDS,
+    Word,
+    content_words,
+    index_stem,
+    is_index_stopword,
+    match_keys,
+    snowball_stemmer,
+    words,
+)
+
+__all__ = [
+    "CONTEXT_TURNS",
+    "CONTEXT_WORDS",
+    "INDEX_STEMMERS",
+    "INDEX_STOPWORDS",
+    "MATCH_STOPWORDS",
+    "Word",
+    "content_words",
+    "detect_language",
+    "index_stem",
+    "is_arabic",
+    "is_index_stopword",
+    "match_keys",
+    "question_type",
+    "resolve_followup",
+    "script_of",
+    "snowball_stemmer",
+    "text_direction",
+    "words",
+]
