@@ -7,7 +7,6 @@ import re
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,11 @@ import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMismatchError, SettingsError
 from qa.normalize import normalize
+from qa.text.words import INDEX_STEMMERS, index_stem, is_index_stopword, snowball_stemmer
 
-# Bump whenever the terms analyze() produces change (stopword lists, stemming rules,
-# tokenization): an index built by another version would be queried with other terms.
+# Bump whenever the terms analyze() produces change (stopword lists and stemming rules in
+# qa.text.words, tokenization here): an index built by another version would be queried with other terms.
 ANALYZER_VERSION = 1
-STEMMERS = ("light", "snowball", "none")
 
 CONFIG_FILE = "lexical.json"
 _BM25_FILES = {
@@ -38,78 +37,6 @@ _B = 0.75
 # After normalize() digits are ASCII; a number and the letters glued to it ("2018م") are
 # separate terms, so the number still matches on its own.
 _TOKEN = re.compile(r"\d+|[^\W\d_]+")
-_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
-
-# Function words of Arabic, English and French, the languages questions come in: they
-# carry no topic. Written in ordinary spelling and normalized below, so they
-# match whatever normalize() does. "على" is left out on purpose: normalized it
-# becomes "علي", the name Ali.
-_ARABIC_STOPWORDS = """
-ما ماذا متى من كم هل أين أي كيف لماذا لمن مما ممن عما بما لما لم لن لا ليس ليست
-في إلى عن مع بين عند منذ حتى لدى خلال حول نحو دون عبر ضمن قبل بعد
-و ف ثم أو أم بل لكن إن أن إنّ أنّ إنه إنها أنه أنها أنهم قد لقد كان كانت كانوا يكون تكون تم يتم
-هو هي هم هن هما أنا نحن أنت أنتم
-هذا هذه هذان هاتان ذلك تلك هؤلاء أولئك هنا هناك
-الذي التي الذين اللذان اللتان اللذين اللتين اللاتي اللواتي
-كل بعض غير أيضا فقط إلا سوى إذا إذ لو كما مثل حيث عندما بينما ذات
-به بها بهم له لها لهم لي منه منها منهم عنه عنها عنهم فيه فيها فيهم عليه عليها عليهم إليه إليها إليهم معه معها معهم
-"""
-# "us", "may" and "will" are left out: they are also a country, a month and a name.
-_ENGLISH_STOPWORDS = """
-a an the of in on at to for from by with about as into than then there here
-is are was were be been being am do does did done has have had
-what when where who whom whose which why how many much
-it its this that these those and or but not no if so such
-can could would should shall might must he she they them his her their we you me my our your also
-"""
-# "car" and "son" are left out: they are also English words.
-_FRENCH_STOPWORDS = """
-le la les un une des du de et ou où en dans sur sous pour par avec sans
-qui que qu quoi quand comment combien pourquoi quel quelle quels quelles lequel laquelle
-est sont était étaient ont été être avoir ce cet cette ces il elle ils elles on au aux
-ne pas plus se sa ses leur leurs ni mais donc je tu nous vous te lui
-"""
-STOPWORDS = frozenset(normalize(word) for word in (_ARABIC_STOPWORDS + _ENGLISH_STOPWORDS + _FRENCH_STOPWORDS).split())
-_CONJUNCTIONS = "وف"
-_PREPOSITIONS = "بكل"
-# Light10's suffixes (Larkey et al.) after normalize(): ية -> يه and ة -> ه.
-_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
-
-
-@lru_cache(maxsize=1 << 16)
-def _light_stem(word: str, min_stem: int) -> str:
-    # Clitics stack as conjunction, preposition, article, word (و+ب+ال+كتاب; لل is
-    # ل + ال with the alef dropped). A lone ب ك ل cannot be told from a word's own
-    # first letter, so those letters are stripped from every word, after the article
-    # too: bare, definite and prefixed forms (كتاب، الكتاب، بكتاب) then share one stem.
-    # Nothing is stripped below min_stem letters, so short roots survive.
-    if word[0] in _CONJUNCTIONS and len(word) - 1 >= min_stem:
-        word = word[1:]
-    if word.startswith("لل") and len(word) - 2 >= min_stem:
-        word = word[2:]
-    elif word[0] in _PREPOSITIONS and word[1:3] == "ال" and len(word) - 3 >= min_stem:
-        word = word[3:]
-    elif word.startswith("ال") and len(word) - 2 >= min_stem:
-        word = word[2:]
-    while word[0] in _PREPOSITIONS and len(word) - 1 >= min_stem:
-        word = word[1:]
-    for suffix in _SUFFIXES:
-        if word.endswith(suffix) and len(word) - len(suffix) >= min_stem:
-            word = word[: -len(suffix)]
-    return word
-
-
-@lru_cache(maxsize=1)
-def _snowball() -> Any:
-    try:
-        import Stemmer
-    except ImportError:
-        raise SettingsError('the "snowball" stemmer needs PyStemmer: pip install PyStemmer') from None
-    return Stemmer.Stemmer("arabic")
-
-
-def _is_stopword(token: str) -> bool:
-    return token in STOPWORDS or (token[0] in _CONJUNCTIONS and token[1:] in STOPWORDS)
 
 
 @dataclass(frozen=True)
@@ -118,6 +45,7 @@ class Analyzer:
 
     `stemmer` is "light" (clitic and suffix stripping of our own), "snowball"
     (PyStemmer's Arabic) or "none"; Latin words and numbers are never stemmed.
+    The stopwords and stems are the index policy of `qa.text.words`.
     """
 
     stemmer: str = "light"
@@ -125,12 +53,12 @@ class Analyzer:
     min_stem: int = 3
 
     def __post_init__(self) -> None:
-        if self.stemmer not in STEMMERS:
-            raise SettingsError(f"unknown stemmer {self.stemmer!r}; choose one of {', '.join(STEMMERS)}")
+        if self.stemmer not in INDEX_STEMMERS:
+            raise SettingsError(f"unknown stemmer {self.stemmer!r}; choose one of {', '.join(INDEX_STEMMERS)}")
         if self.min_stem < 2:
             raise SettingsError(f"min_stem must be at least 2, got {self.min_stem}")
         if self.stemmer == "snowball":
-            _snowball()
+            snowball_stemmer()
 
     def tokens(self, text: str) -> list[str]:
         """Return the index terms of `text`, in order, repeats kept."""
@@ -138,16 +66,9 @@ class Analyzer:
         for token in _TOKEN.findall(normalize(text)):
             if token.isdigit():
                 terms.append(token)
-            elif len(token) > 1 and not (self.stopwords and _is_stopword(token)):
-                terms.append(self._stem(token))
+            elif len(token) > 1 and not (self.stopwords and is_index_stopword(token)):
+                terms.append(index_stem(token, self.stemmer, self.min_stem))
         return terms
-
-    def _stem(self, token: str) -> str:
-        if self.stemmer == "none" or not _ARABIC_LETTER.match(token):
-            return token
-        if self.stemmer == "light":
-            return _light_stem(token, self.min_stem)
-        return str(_snowball().stemWord(token))
 
     def config(self) -> dict[str, Any]:
         return {
