@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunk import Chunker, split_sentences
+from qa.chunk import Chunker, embed_text, split_sentences
 from qa.errors import SettingsError
 from qa.ingest import read_articles
 from qa.records import Article
@@ -98,3 +98,19 @@ def test_same_article_gives_same_passages(seed_file: Path) -> None:
 def test_bad_window_is_refused() -> None:
     with pytest.raises(SettingsError, match="max_tokens"):
         Chunker(words, max_tokens=2)
+
+
+def test_embed_text_puts_the_title_on_its_own_line_before_the_passage() -> None:
+    assert embed_text("عنوان الخبر", "نص المقطع.") == "عنوان الخبر\nنص المقطع."
+    assert embed_text("", "نص بلا عنوان.") == "نص بلا عنوان."
+
+
+def test_every_passage_is_embedded_as_embed_text_of_its_title_and_body() -> None:
+    article = Article(id="a", title="عنوان", text=" ".join(f"جملة رقم {i} هنا." for i in range(12)), origin="a.txt")
+    untitled = Article(id="b", title="", text="جملة وحيدة.", origin="b.txt")
+    chunked = Chunker(words, max_tokens=16, overlap_sentences=0).chunk_many([article, untitled])
+    assert [len(passages) > 1 for passages in chunked] == [True, False]
+    for passages in chunked:
+        for passage in passages:
+            source = article if passage.article_id == "a" else untitled
+            assert passage.embed_text == embed_text(source.title, passage.text)

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 import qa
 from qa.chunk import Chunker
 from qa.embed import Embedder
-from qa.ingest import _BLANKS, iter_articles, read_articles
+from qa.ingest import _BLANKS, SOURCE_SUFFIXES, iter_articles, iter_source_files, read_articles
 from qa.records import Article, Skipped
 
 # Modest example counts keep the suite fast; derandomized, every run tries the same examples and writes no database.
@@ -347,6 +347,37 @@ def test_streaming_reports_each_skip_as_it_goes(tmp_path: Path) -> None:
     assert ids == ["good-json", "good", "z"] and [(Path(s.origin).name, s.line) for s in seen] == [("z.jsonl", 1)]
 
 
+# ---------------------------------------------------------------- the walk over source folders
+
+name_part = st.sampled_from(["a", "b", ".h", "news", "x.y", ".git", "Sub"])
+file_suffix = st.sampled_from(["", ".txt", ".TXT", ".md", ".jsonl", ".jsonl.gz", ".ndjson", ".ndjson.gz", ".json", ".gz", ".csv"])
+
+
+@FUZZ
+@given(tree=st.lists(st.tuples(st.lists(name_part, max_size=3), name_part, file_suffix), max_size=12))
+def test_the_walk_yields_exactly_the_visible_source_files_and_each_is_read_or_skipped(
+    tmp_path: Path, tree: list[tuple[list[str], str, str]]
+) -> None:
+    folder = _folder(tmp_path)
+    written: set[Path] = {folder / "good.txt", folder / "good.jsonl"}
+    for parts, stem, suffix in tree:
+        path = folder.joinpath(*parts, stem + suffix)
+        if any(p.exists() and not p.is_dir() for p in [path, *path.parents]) or path in written or path.is_dir():
+            continue  # a name already taken by a file or a folder
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"")
+        written.add(path)
+    expected = sorted(
+        p for p in written
+        if p.name.lower().endswith(SOURCE_SUFFIXES) and not any(part.startswith(".") for part in p.relative_to(folder).parts)
+    )
+    walked = list(iter_source_files([folder]))
+    assert walked == expected
+    articles, skipped = _read(folder)
+    assert all(_accounted(path, articles, skipped) for path in walked)
+    assert {Path(s.origin) for s in skipped} <= set(walked)
+
+
 # ---------------------------------------------------------------- one 50 MB article
 
 def test_a_50_mb_article_is_read_whole_beside_a_good_one(tmp_path: Path) -> None:
@@ -405,10 +436,10 @@ def test_qa_build_indexes_the_good_files_and_lists_the_bad_ones(tmp_path: Path, 
         f"{sources / 'news.jsonl'}:3: field 'text' holds an unpaired surrogate escape (\\ud800-\\udfff), which is not text",
         f"{sources / 'news.jsonl'}:4: not valid JSON (nested too deeply)",
     ]
-    retriever = qa.Retriever.load(out, embedder=embedder)
-    article = retriever.article("odd")
+    with qa.Retriever.load(out, embedder=embedder) as retriever:
+        article = retriever.article("odd")
+        hits = retriever.search("متى سيعقد الاجتماع؟", k=2)
     assert article is not None and "علامات اتجاه" in article.text
-    hits = retriever.search("متى سيعقد الاجتماع؟", k=2)
     assert hits and hits[0].article_id == "good"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from qa.errors import DuplicateArticleError, InputError
-from qa.ingest import iter_articles, parse_text_article, read_articles
+from qa.ingest import SOURCE_SUFFIXES, iter_articles, iter_source_files, parse_text_article, read_articles
 
 
 def test_seed_article_is_parsed(seed_file: Path) -> None:
@@ -130,14 +130,70 @@ def test_missing_source_is_an_error(tmp_path: Path) -> None:
         read_articles([tmp_path / "nope"])
 
 
-def test_ant_corpus_schema_is_read() -> None:
-    from tests.conftest import ANT
-
-    if not ANT.exists():
-        pytest.skip("shared ANT corpus not present")
+def test_ant_corpus_schema_is_read(ant: Path) -> None:
     articles = []
-    for article in iter_articles([ANT]):
+    for article in iter_articles([ant]):
         articles.append(article)
         if len(articles) == 50:
             break
     assert all(a.title and a.text and a.published and a.site for a in articles)
+
+
+# ---------------------------------------------------------------- the walk over source folders
+
+def _touch(path: Path, content: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
+    return path
+
+
+def test_a_folder_yields_its_source_files_sorted_and_recursively(tmp_path: Path) -> None:
+    names = ["b.txt", "a.md", "sub/c.jsonl", "sub/d.ndjson", "sub/deeper/e.jsonl.gz", "f.ndjson.gz", "G.TXT"]
+    for name in names:
+        _touch(tmp_path / name)
+    assert list(iter_source_files([tmp_path])) == sorted(tmp_path / name for name in names)
+    assert all(p.name.lower().endswith(SOURCE_SUFFIXES) for p in iter_source_files([tmp_path]))
+
+
+def test_hidden_entries_and_other_suffixes_are_left_out(tmp_path: Path) -> None:
+    kept = _touch(tmp_path / "kept.txt")
+    for name in [".hidden.txt", ".git/objects/a.txt", "sub/.cache/b.jsonl", "notes.pdf", "data.json", "x.gz", "README"]:
+        _touch(tmp_path / name)
+    assert list(iter_source_files([tmp_path])) == [kept]
+
+
+def test_a_hidden_folder_given_as_the_source_is_walked(tmp_path: Path) -> None:
+    """Only names below the source count: a checkout under ~/.local still reads."""
+    article = _touch(tmp_path / ".local" / "news" / "a.txt")
+    assert list(iter_source_files([tmp_path / ".local"])) == [article]
+
+
+def test_a_file_source_is_yielded_as_given_and_a_missing_one_not_at_all(tmp_path: Path) -> None:
+    odd = _touch(tmp_path / "odd.pdf")
+    folder_file = _touch(tmp_path / "in" / "a.txt")
+    assert list(iter_source_files([odd, tmp_path / "missing", str(tmp_path / "in")])) == [odd, folder_file]
+
+
+def test_linked_files_are_followed_linked_folders_and_dangling_links_are_not(tmp_path: Path) -> None:
+    outside = _touch(tmp_path / "outside" / "linked.txt")
+    other = _touch(tmp_path / "other" / "inner.txt")
+    folder = tmp_path / "in"
+    own = _touch(folder / "own.txt")
+    (folder / "linked.txt").symlink_to(outside)
+    (folder / "loop").symlink_to(folder, target_is_directory=True)
+    (folder / "elsewhere").symlink_to(other.parent, target_is_directory=True)
+    (folder / "dangling.txt").symlink_to(tmp_path / "nowhere.txt")
+    assert list(iter_source_files([folder])) == [folder / "linked.txt", own]
+
+
+def test_iter_articles_reads_exactly_the_files_the_walk_yields(tmp_path: Path) -> None:
+    _touch(tmp_path / "a.txt", "عنوان أ\n\nنص أ.")
+    _touch(tmp_path / "sub" / "b.ndjson", json.dumps({**GOOD, "id": "b"}) + "\n")
+    with gzip.open(tmp_path / "c.jsonl.gz", "wt", encoding="utf-8") as stream:
+        stream.write(json.dumps({**GOOD, "id": "c"}) + "\n")
+    _touch(tmp_path / ".hidden" / "d.txt", "عنوان د\n\nنص د.")
+    _touch(tmp_path / "e.csv", "id,title,text")
+    articles, skipped = read_articles([tmp_path])
+    assert skipped == []
+    assert {a.origin for a in articles} == {str(tmp_path / "a.txt"), f"{tmp_path / 'c.jsonl.gz'}:1", f"{tmp_path / 'sub' / 'b.ndjson'}:1"}
+    assert {a.id for a in articles} == {"a", "b", "c"}
