@@ -5,34 +5,43 @@ from __future__ import annotations
 import math
 import re
 import threading
-import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from qa.chunk import Span, split_sentences
+from qa.config import ANSWERERS, Settings, check_choice
 from qa.errors import SettingsError
 from qa.normalize import normalize
 from qa.records import Answer, Citation, Hit, Turn
 from qa.retrieve import check_question
+from qa.text import (
+    MATCH_STOPWORDS,
+    Word,
+    content_words,
+    detect_language,
+    is_arabic,
+    question_type,
+    resolve_followup,
+    script_of,
+    split_words,
+)
 
 if TYPE_CHECKING:
-    from qa.embed import Embedder
     from qa.retrieve import Retriever
 
 __all__ = [
     "ABSTENTION",
+    "ANSWERER_FACTORIES",
     "Answerer",
     "Encoder",
     "ExtractiveAnswerer",
     "answer_sentences",
     "ask",
-    "detect_language",
-    "question_type",
-    "resolve_followup",
+    "make_answerer",
 ]
 
 ABSTENTION = {
@@ -42,11 +51,13 @@ ABSTENTION = {
 }
 
 
+@runtime_checkable
 class Answerer(Protocol):
     """Composes a cited answer to a question from passages already retrieved.
 
     An implementation reads only `hits` (never the index), so a generative
     answerer can replace the extractive one without touching retrieval or the UI.
+    See `ANSWERER_FACTORIES` for how a new one is registered.
     """
 
     def answer(self, question: str, hits: Sequence[Hit], *, language: str) -> Answer: ...
@@ -58,111 +69,6 @@ class Encoder(Protocol):
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
-
-
-# Question words and function words, in `normalize`d form; they carry no topic.
-_STOPWORDS = frozenset(
-    normalize(
-        # Arabic
-        "ما ماذا ماسم من متى كم أين كيف لماذا هل أي أيّ أية هو هي هم هن هما أنت نحن أنا "
-        "في من إلى على عن مع منذ حتى خلال بين عند عندما بعد قبل ثم أو أم إن أن إنه أنه أنها لا لم لن "
-        "قد الذي التي الذين اللذين اللتين اللواتي هذا هذه ذلك تلك هؤلاء هناك هنا كان كانت كانوا يكون "
-        "تكون تم يتم كل بعض غير أيضا حيث لدى له لها لهم به بها بهم فيه فيها منه منها عليه عليها إليه "
-        "إليها إلا وما ومن ومتى وكم وأين وكيف ولماذا وهل فما فمن فمتى وماذا وفي سوى مثل الى على "
-        # English
-        "what which who whom whose when where why how is are was were be been being the a an of in on at "
-        "to for from by with about as into than that this these those it its he she they them his her "
-        "their there do does did done has have had will would can could should may might and or not "
-        "many much long did say said tell me us "
-        # French
-        "que qui quoi quand où comment pourquoi combien quel quelle quels quelles est sont était étaient "
-        "le la les un une des du de d l à au aux en dans sur par pour avec ce cet cette ces il elle ils "
-        "elles lui leur et ou ne pas y a ont été fait dit se sa son ses qu c s"
-    ).split()
-)
-_WORD = re.compile(r"\w+")
-# Definite-article and preposition prefixes, then pronoun and plural suffixes, of Arabic words.
-_AR_PREFIXES = ("وبال", "وال", "فال", "بال", "كال", "لل", "ال")
-_AR_SUFFIXES = ("هما", "كما", "هم", "هن", "ها", "ات", "ون", "ين", "ان", "ه", "ي")
-_ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
-_LATIN = re.compile(r"[A-Za-z\u00c0-\u024f]")
-_FRENCH_MARKS = re.compile(r"[éèêàâçùûîôœ]|-t-|\b(?:que|qu|il|elle|ce|quand|combien|qui|où|quel|quelle|quels|quelles|est-ce|les|des|une|du|dans|pourquoi|comment|est|sont|le|la)\b", re.IGNORECASE)
-_ENGLISH_MARKS = re.compile(r"\b(?:what|when|who|whom|where|which|how|why|the|is|are|was|were|did|does|of|in|many|much)\b", re.IGNORECASE)
-
-
-def _is_arabic(text: str) -> bool:
-    arabic = len(_ARABIC.findall(text))
-    return arabic > 0 and arabic >= len(_LATIN.findall(text))
-
-
-def detect_language(text: str) -> str:
-    """The language of a question: "ar" if Arabic letters dominate, else "fr" or "en" (the default)."""
-    if _is_arabic(text):
-        return "ar"
-    if len(_FRENCH_MARKS.findall(text)) > len(_ENGLISH_MARKS.findall(text)):
-        return "fr"
-    return "en"
-
-
-# Patterns over the `normalize`d question, words separated by single spaces. `_LEAD`
-# rules must match where the question starts (after a conjunction or preposition),
-# because `من`, `who` and `qui` are also prepositions or relative pronouns mid-sentence;
-# `_ANYWHERE` rules are interrogatives that cannot be anything else.
-_OPENER = r"^(?:(?:و|ف|and|so|but|et|mais|alors|then|in|at|on|from|to|for|by|of|en|a|à|au|de|d|dans|depuis|pour|par|في|الي|علي|خلال|منذ|بعد|قبل|حتي|مع|لدي)\s)*"
-_TIME_NOUNS_AR = r"(?:عام|العام|سنه|السنه|يوم|اليوم|شهر|الشهر|تاريخ|التاريخ|قرن|القرن|وقت|الوقت|عقد|العقد|فتره|الفتره|ساعه|الساعه|موسم|الموسم|عصر|العصر)"
-_PLACE_NOUNS_AR = r"(?:مدينه|المدينه|بلد|البلد|دوله|الدوله|مكان|المكان|منطقه|المنطقه|ولايه|الولايه|قاره|القاره|جزيره|الجزيره|موقع|الموقع|عاصمه|العاصمه|بلده|البلده|قريه|القريه|حي|الحي|شارع|الشارع|اقليم|الاقليم|محافظه|المحافظه|مقاطعه|المقاطعه)"
-_NUMBER_NOUNS_AR = r"(?:عدد|نسبه|مقدار|حجم|مبلغ|طول|عمر|سعر|كميه|مساحه|قيمه|متوسط|ارتفاع|عمق|وزن|تكلفه|درجه حراره|مسافه)"
-_LEAD = {
-    "time": (
-        rf"متي|منذ متي|اي {_TIME_NOUNS_AR}|(?:ما|ماذا) (?:هو |هي |كان |كانت )?{_TIME_NOUNS_AR}\b"
-        r"|when|what (?:year|date|day|month|century|decade|time|period|season)|which (?:year|date|day|month|century|decade)"
-        r"|quand|(?:quelle|quel|quels|quelles) (?:annee|année|date|jour|mois|siecle|siècle|heure|epoque|époque|periode|période)"
-    ),
-    "number": (
-        rf"كم|بكم|(?:ما|ماذا) (?:هو |هي |كان |كانت )?{_NUMBER_NOUNS_AR}\b"
-        r"|how (?:many|much|long|old|far|big|large|tall|high|often)|what (?:percentage|percent|proportion|number|amount|share|fraction)"
-        r"|combien|(?:quel|quelle) (?:pourcentage|nombre|montant|proportion|part|age|âge)"
-    ),
-    "place": (
-        rf"اين|من اين|الي اين|اي {_PLACE_NOUNS_AR}|(?:ما|ماذا) (?:هو |هي |كان |كانت )?{_PLACE_NOUNS_AR}\b"
-        r"|where|(?:what|which) (?:city|country|state|place|region|town|continent|island|province|capital|location)|what is the capital"
-        r"|où|d où|(?:quel|quelle|quels|quelles) (?:ville|pays|lieu|endroit|region|région|etat|état|continent|ile|île|province|capitale)"
-    ),
-    "person": (
-        r"من(?! اين| اي\b)|لمن|اي (?:شخص|رجل|امراه|لاعب|رئيس)|(?:ما|ماذا) (?:هو |هي )?اسم (?:الشخص|الرجل|المراه|الرئيس|اللاعب|الكاتب|المؤلف)"
-        r"|who|whom|whose|which (?:person|man|woman|player|president|author|king|queen)"
-        r"|qui|a qui|à qui|de qui|(?:quel|quelle) (?:personne|homme|femme|joueur|president|président|auteur|roi|reine)"
-    ),
-}
-_ANYWHERE = {
-    "time": r"(?:^| )(?:[وف]?متي|when|quand)(?: |$)",
-    "number": r"(?:^| )(?:[وف]?كم|how many|how much|combien)(?: |$)",
-    "place": r"(?:^| )(?:[وف]?اين|where|où)(?: |$)",
-}
-# An Arabic conjunction is written joined to the next word: `ومتى`, `فكم`.
-_LEAD_RULES = [(kind, re.compile(_OPENER + rf"[وف]?(?:{pattern})(?:\s|$)")) for kind, pattern in _LEAD.items()]
-_ANYWHERE_RULES = [(kind, re.compile(pattern)) for kind, pattern in _ANYWHERE.items()]
-
-
-def _plain(text: str) -> str:
-    """The normalized words of a text, separated by single spaces (`d'où` -> `d où`)."""
-    return " ".join(_WORD.findall(normalize(text)))
-
-
-def question_type(question: str) -> str:
-    """What a question asks for: "time", "number", "person", "place" or "other".
-
-    Reads the interrogative that opens the question (after a conjunction or a
-    preposition: `ومتى`, `In what year`, `En quelle année`), in Arabic, English
-    and French; `متى`/`when`/`quand`, `كم`/`how many`/`combien` and `أين`/`where`/`où`
-    count anywhere, `من`/`who`/`qui` only at the start.
-    """
-    plain = _plain(question)
-    for kind, rule in _LEAD_RULES:
-        if rule.match(plain):
-            return kind
-    found = [(match.start(), kind) for kind, rule in _ANYWHERE_RULES if (match := rule.search(plain))]
-    return min(found)[1] if found else "other"
 
 
 _OPEN_QUOTES = "\u201c\u00ab"
@@ -188,54 +94,6 @@ def answer_sentences(text: str, start: int = 0, end: int | None = None) -> list[
             depth = 0
         depth = max(0, depth + sum(piece.count(q) for q in _OPEN_QUOTES) - sum(piece.count(q) for q in _CLOSE_QUOTES))
     return merged
-
-
-def _keys(word: str) -> frozenset[str]:
-    """A normalized word and its light stems, so `الهجمات` meets `هجمات` and `هجماتهم`."""
-    keys = {word}
-    if _ARABIC.match(word):
-        stem = word
-        for prefix in _AR_PREFIXES:
-            if stem.startswith(prefix) and len(stem) - len(prefix) >= 3:
-                stem = stem[len(prefix):]
-                break
-        else:
-            if stem[0] in "وفبل" and len(stem) >= 5:
-                keys.add(stem[1:])
-        for suffix in _AR_SUFFIXES:
-            if stem.endswith(suffix) and len(stem) - len(suffix) >= 3:
-                keys.add(stem[: -len(suffix)])
-                break
-        keys.add(stem)
-    elif len(word) > 3 and word.endswith("s"):
-        keys.add(word[:-1])
-    return frozenset(keys)
-
-
-@dataclass(frozen=True)
-class _Word:
-    raw: str
-    plain: str
-    keys: frozenset[str]
-
-
-def _words(text: str) -> list[_Word]:
-    words = []
-    for match in _WORD.finditer(text):
-        raw = match.group()
-        plain = normalize(raw)
-        words.append(_Word(raw, plain, _keys(plain)))
-    return words
-
-
-def _content_words(words: Sequence[_Word]) -> list[_Word]:
-    return [w for w in words if w.plain not in _STOPWORDS and not (len(w.plain) == 1 and not w.plain.isdigit())]
-
-
-def _script(word: str) -> str:
-    if _ARABIC.search(word):
-        return "arabic"
-    return "latin" if _LATIN.search(word) else "neutral"
 
 
 def _n(words: str) -> frozenset[str]:
@@ -279,7 +137,7 @@ _PLACE_WORDS = _n(
 _YEAR_OR_DECADE = re.compile(r"^(?:1[0-9]{3}|20[0-9]{2}|[0-9]{2,4}s|\w+ينيات|\w+ينات)$")
 
 
-def _is_kind(word: _Word, kind: str, *, sentence_start: bool) -> bool:
+def _is_kind(word: Word, kind: str, *, sentence_start: bool) -> bool:
     if kind == "time":
         return bool(_YEAR_OR_DECADE.match(word.plain)) or bool(word.keys & (_MONTHS | _DAYS | _TIME_WORDS))
     if kind == "number":
@@ -317,7 +175,7 @@ class _Candidate:
     start: int
     end: int
     text: str
-    words: tuple[_Word, ...]
+    words: tuple[Word, ...]
     similarity: float
     overlap: float
     expected: bool
@@ -407,13 +265,13 @@ class ExtractiveAnswerer:
 
     def _candidates(self, question: str, hits: Sequence[Hit]) -> list[_Candidate]:
         """Every sentence of the top hits, once per article span, scored, best first."""
-        content = _content_words(_words(question))
+        content = content_words(split_words(question))
         wanted = [w.keys for w in content]
-        scripts = [_script(w.raw) for w in content]
+        scripts = [script_of(w.raw) for w in content]
         question_keys = frozenset().union(*wanted)
         kind = question_type(question)
         seen: set[tuple[str, int, int]] = set()
-        found: list[tuple[Hit, int, int, str, list[_Word]]] = []
+        found: list[tuple[Hit, int, int, str, list[Word]]] = []
         for hit in hits[: self.passages]:
             for span in answer_sentences(hit.text):
                 # Passages overlap by a sentence: cite it from the better-ranked one.
@@ -422,7 +280,7 @@ class ExtractiveAnswerer:
                     continue
                 seen.add(place)
                 text = hit.text[span.start:span.end]
-                words = _words(text)
+                words = split_words(text)
                 if len(words) >= MIN_WORDS:
                     found.append((hit, place[1], place[2], text, words))
         if not found:
@@ -435,7 +293,7 @@ class ExtractiveAnswerer:
         candidates = []
         for (hit, start, end, text, words), keys, similarity in zip(found, present, similarities):
             # Only the question's words written in the sentence's script (and numbers) can be found in it.
-            script = "arabic" if _is_arabic(text) else "latin"
+            script = "arabic" if is_arabic(text) else "latin"
             usable = [i for i, s in enumerate(scripts) if s in (script, "neutral")]
             total = sum(weights[i] for i in usable)
             overlap = sum(weights[i] for i in usable if wanted[i] & keys) / total if total > 0 else 0.0
@@ -473,7 +331,7 @@ class ExtractiveAnswerer:
         for candidate in candidates[1:]:
             if len(chosen) == self.max_sentences or candidate.score < best.score - self.margin:
                 break
-            content = [w for w in candidate.words if w.plain not in _STOPWORDS]
+            content = [w for w in candidate.words if w.plain not in MATCH_STOPWORDS]
             novel = [w for w in content if not (w.keys & covered)]
             if length + len(candidate.words) > self.max_words or len(novel) < NOVEL_SHARE * len(content):
                 continue
@@ -505,71 +363,37 @@ def _cited(question: str, chosen: Sequence[_Candidate], hits: Sequence[Hit], lan
     )
 
 
-# Words that point back to an earlier turn. Arabic هو/هي are left out: they are
-# also the copula of standalone questions (`من هو السفير؟`).
-_ANAPHORA = frozenset(
-    normalize(
-        "ذلك هذا هذه تلك ذاك هؤلاء هناك حينها آنذاك حينذاك عندئذ وقتها "
-        "he she it they him her them his its their there then "
-        "il elle ils elles lui leur cela ça celui celle ceux celles là"
-    ).split()
-)
-_CONJUNCTION_OPENER = re.compile(
-    r"^(?:[وف](?:متي|كم|من|اين|ماذا|لماذا|كيف|هل|ما|اي|الي|في|علي|بعد|قبل)|و|ف|ماذا عن|وماذا عن|"
-    r"and|so|but|what about|how about|et|mais|alors|quant)(?: |$)"
-)
-# The words carried over from earlier turns, at most.
-CONTEXT_WORDS = 12
-# Earlier turns a follow-up may lean on, at most.
-CONTEXT_TURNS = 3
+# The answerers by name, one entry per name in `qa.config.ANSWERERS` (a test checks both
+# agree); each factory takes the retriever's embedder. A second answerer is one new
+# module implementing `Answerer` (say qa/generative.py with a `GenerativeAnswerer`),
+# its name added to `ANSWERERS` and one entry here, a factory that imports the module
+# when called so its dependencies load only when it is chosen:
+#     def _generative(embedder: Encoder) -> Answerer:
+#         from qa.generative import GenerativeAnswerer
+#         return GenerativeAnswerer()
+# The answer tests run end to end against every registered answerer.
+ANSWERER_FACTORIES: dict[str, Callable[[Encoder], Answerer]] = {"extractive": ExtractiveAnswerer}
 
 
-def resolve_followup(question: str, history: Sequence[Turn]) -> str:
-    """The query to retrieve with: `question`, completed from the turns before it if it is a follow-up.
+def make_answerer(choice: str | Answerer | None, embedder: Encoder) -> Answerer:
+    """The answerer `choice` names, built over `embedder`; an `Answerer` is returned as it is.
 
-    A question is a follow-up when it opens with a conjunction (`ومتى`, `and`,
-    `et`, `ماذا عن`, `what about`), holds a word that points back (`ذلك`, `هذه`,
-    `هناك`, `he`, `it`, `there`, `il`, `cela`) or has fewer than two content
-    words of its own. Its query is the question followed by the content words
-    (question words and function words dropped) of the previous question, itself
-    resolved the same way, that the follow-up does not already have, so
-    `ومتى حدث ذلك؟` after `كم شخصا قتل في هجمات باريس؟` retrieves with
-    `ومتى حدث ذلك؟ شخصا قتل هجمات باريس`. A standalone question is returned as is.
-    Earlier answers are not used: they would pull retrieval back to the passage
-    already shown.
+    Build it once and pass it to every `ask`: the extractive answerer keeps the
+    vectors of the sentences it has read, so passages asked about again are not
+    embedded again.
+
+    Args:
+        choice: a name in `qa.config.ANSWERERS`, an `Answerer`, or None for `Settings().answerer`.
+        embedder: the retriever's embedder (`retriever.embedder`).
+
+    Raises:
+        SettingsError: `choice` is neither an `Answerer` nor one of the names in `qa.config.ANSWERERS`.
     """
-    question = question.strip()
-    turns = list(history)[-CONTEXT_TURNS:]
-    if not turns or not _is_followup(question):
-        return question
-    previous = resolve_followup(turns[-1].question, turns[:-1])
-    own = set().union(*(w.keys for w in _content_words(_words(question))))
-    carried: list[str] = []
-    for word in _words(previous):
-        if word.plain in _STOPWORDS or word.plain in _ANAPHORA or word.keys & own or len(word.plain) < 2:
-            continue
-        carried.append(word.raw)
-        own |= word.keys
-        if len(carried) == CONTEXT_WORDS:
-            break
-    return f"{question} {' '.join(carried)}" if carried else question
-
-
-def _is_followup(question: str) -> bool:
-    plain = _plain(question)
-    words = plain.split()
-    content = [w for w in words if w not in _STOPWORDS and w not in _ANAPHORA and not _CONJUNCTION_OPENER.match(w)]
-    return bool(_CONJUNCTION_OPENER.match(plain)) or any(w in _ANAPHORA for w in words) or len(content) < 2
-
-
-_DEFAULT_ANSWERERS: weakref.WeakKeyDictionary[Embedder, ExtractiveAnswerer] = weakref.WeakKeyDictionary()
-
-
-def _default_answerer(embedder: Embedder) -> ExtractiveAnswerer:
-    answerer = _DEFAULT_ANSWERERS.get(embedder)
-    if answerer is None:
-        answerer = _DEFAULT_ANSWERERS[embedder] = ExtractiveAnswerer(embedder)
-    return answerer
+    if choice is None:
+        choice = Settings().answerer
+    if isinstance(choice, Answerer):
+        return choice
+    return ANSWERER_FACTORIES[check_choice("answerer", choice, ANSWERERS)](embedder)
 
 
 def ask(
@@ -578,7 +402,7 @@ def ask(
     *,
     history: Sequence[Turn] = (),
     k: int = 5,
-    answerer: Answerer | None = None,
+    answerer: str | Answerer | None = None,
     **search_options: Any,
 ) -> Answer:
     """Answer a question from the index, every sentence cited, or say the articles do not.
@@ -588,8 +412,10 @@ def ask(
         retriever: the loaded index.
         history: the earlier turns of the conversation, oldest first.
         k: passages retrieved (the answer's candidates, and what an abstention lists).
-        answerer: how the answer is composed; by default an `ExtractiveAnswerer`
-            over the retriever's embedder, kept per embedder so its sentence cache lasts.
+        answerer: how the answer is composed: an `Answerer`, or a name in
+            `qa.config.ANSWERERS` (None: `Settings().answerer`) built for this call
+            by `make_answerer` over the retriever's embedder. To ask many questions,
+            pass one `Answerer` built by `make_answerer`, so its caches last.
         **search_options: passed to `retriever.search` (`mode`, `filters`, ...).
 
     Returns:
@@ -597,11 +423,11 @@ def ask(
 
     Raises:
         QueryError: the question, `k` or a search option is not acceptable.
+        SettingsError: `answerer` names no registered answerer.
     """
     question = check_question(question)
+    chosen = make_answerer(answerer, retriever.embedder)
     query = resolve_followup(question, history)
     hits = retriever.search(query, k, **search_options)
-    if answerer is None:
-        answerer = _default_answerer(retriever.embedder)
-    answer = answerer.answer(query, hits, language=detect_language(question))
+    answer = chosen.answer(query, hits, language=detect_language(question))
     return replace(answer, question=question, search_query=query)

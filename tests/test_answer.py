@@ -1,4 +1,4 @@
-"""Cited answers: sentences, question types, follow-ups, citations and abstention; then end to end on the seed."""
+"""Cited answers: sentences, citations, abstention and the answerer registry; then end to end on the seed, for every answerer."""
 
 from __future__ import annotations
 
@@ -12,17 +12,9 @@ import numpy as np
 import pytest
 
 import qa
-from qa.answer import (
-    ABSTENTION,
-    Answerer,
-    ExtractiveAnswerer,
-    answer_sentences,
-    ask,
-    detect_language,
-    question_type,
-    resolve_followup,
-)
+from qa.answer import ABSTENTION, ANSWERER_FACTORIES, Answerer, ExtractiveAnswerer, answer_sentences, ask, make_answerer
 from qa.cli import main
+from qa.config import ANSWERERS, Settings
 from qa.embed import Embedder
 from qa.errors import QueryError, SettingsError
 from qa.evaluate import answer_contains, split_of
@@ -62,81 +54,6 @@ def test_answer_sentences_are_spans_of_the_text() -> None:
     for span in answer_sentences(text, 2, len(text) - 2):
         piece = text[span.start:span.end]
         assert piece == piece.strip() and piece
-
-
-@pytest.mark.parametrize(
-    ("question", "language"),
-    [
-        ("متى يزور أولوند موسكو؟", "ar"),
-        ("ما هو موقف Google؟", "ar"),
-        ("When does Hollande visit Moscow?", "en"),
-        ("what did he say about it?", "en"),
-        ("Quand Hollande se rend-il à Moscou ?", "fr"),
-        ("Qui est l'ambassadeur de Russie ?", "fr"),
-        ("Que pense-t-il ?", "fr"),
-    ],
-)
-def test_detect_language(question: str, language: str) -> None:
-    assert detect_language(question) == language
-
-
-@pytest.mark.parametrize(
-    ("question", "kind"),
-    [
-        ("متى يزور أولوند موسكو؟", "time"),
-        ("ومتى حدث ذلك؟", "time"),
-        ("\u200fفي أي عام تأسست الشركة؟", "time"),
-        ("ما هو تاريخ الاتفاق؟", "time"),
-        ("كم شخصا قتل في هجمات باريس؟", "number"),
-        ("ما هي نسبة البطالة؟", "number"),
-        ("من هو السفير الروسي لدى فرنسا؟", "person"),
-        ("فمن قال ذلك؟", "person"),
-        ("أين تقع باريس؟", "place"),
-        ("من أين جاء اللاجئون؟", "place"),
-        ("في أي مدينة عقد المؤتمر؟", "place"),
-        ("ماذا طلب من الرئيس؟", "other"),
-        ("ما نوع الطائرة؟", "other"),
-        ("When did the war end?", "time"),
-        ("In what year was it founded?", "time"),
-        ("How many people died?", "number"),
-        ("What percentage voted?", "number"),
-        ("Who is the ambassador?", "person"),
-        ("Where is the summit held?", "place"),
-        ("Which country hosted it?", "place"),
-        ("What did he say about it?", "other"),
-        ("Quand le sommet a-t-il eu lieu ?", "time"),
-        ("En quelle année la guerre a-t-elle fini ?", "time"),
-        ("Combien de personnes sont mortes ?", "number"),
-        ("Qui est l'ambassadeur ?", "person"),
-        ("Où se trouve Paris ?", "place"),
-        ("D'où viennent-ils ?", "place"),
-        ("Le pays qui a gagné, ou le perdant ?", "other"),
-    ],
-)
-def test_question_type(question: str, kind: str) -> None:
-    assert question_type(question) == kind
-
-
-@pytest.mark.parametrize(
-    ("question", "expected"),
-    [
-        ("ومتى حدث ذلك؟", "ومتى حدث ذلك؟ شخصا قتل هجمات باريس"),
-        ("what did he say about it?", "what did he say about it? شخصا قتل هجمات باريس"),
-        ("Et quand ?", "Et quand ? شخصا قتل هجمات باريس"),
-        ("من هو السفير الروسي لدى فرنسا؟", "من هو السفير الروسي لدى فرنسا؟"),
-        ("Who is the Russian ambassador to France?", "Who is the Russian ambassador to France?"),
-    ],
-)
-def test_resolve_followup_carries_the_previous_question(question: str, expected: str) -> None:
-    history = [Turn("كم شخصا قتل في هجمات باريس؟", "قتل 130 شخصا [1]")]
-    assert resolve_followup(question, history) == expected
-
-
-def test_resolve_followup_chains_and_needs_history() -> None:
-    assert resolve_followup("ومتى حدث ذلك؟", []) == "ومتى حدث ذلك؟"
-    history = [Turn("كم شخصا قتل في هجمات باريس؟"), Turn("ومتى حدث ذلك؟")]
-    # The second follow-up leans on the first, itself resolved against the question before it.
-    assert resolve_followup("وأين؟", history) == "وأين؟ حدث شخصا قتل هجمات باريس"
 
 
 class BagOfWords:
@@ -269,9 +186,24 @@ def test_bad_settings_are_refused(options: dict[str, float], message: str) -> No
         ExtractiveAnswerer(BagOfWords(), **options)  # type: ignore[arg-type]
 
 
-def test_the_extractive_answerer_is_an_answerer() -> None:
-    answerer: Answerer = ExtractiveAnswerer(BagOfWords())
-    assert callable(answerer.answer)
+def test_every_configured_answerer_is_registered() -> None:
+    assert set(ANSWERER_FACTORIES) == set(ANSWERERS)
+    for name in ANSWERERS:
+        assert isinstance(make_answerer(name, BagOfWords()), Answerer)
+
+
+def test_make_answerer_builds_the_settings_default_and_passes_an_answerer_through() -> None:
+    assert Settings().answerer == "extractive"
+    default = make_answerer(None, BagOfWords())
+    assert type(default) is ExtractiveAnswerer and type(make_answerer("extractive", BagOfWords())) is ExtractiveAnswerer
+    mine = ExtractiveAnswerer(BagOfWords(), passages=2)
+    assert make_answerer(mine, BagOfWords()) is mine
+
+
+@pytest.mark.parametrize("choice", ["generative", "", 42])
+def test_make_answerer_refuses_an_unknown_choice_listing_the_valid_ones(choice: object) -> None:
+    with pytest.raises(SettingsError, match=re.escape(f"answerer must be one of {', '.join(ANSWERERS)}, got {choice!r}")):
+        make_answerer(choice, BagOfWords())  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -303,6 +235,12 @@ def retriever(seed_index: Path, embedder: Embedder) -> qa.Retriever:
     return qa.Retriever.load(seed_index, embedder=embedder)
 
 
+@pytest.fixture(scope="module", params=ANSWERERS)
+def answerer(request: pytest.FixtureRequest, embedder: Embedder) -> Answerer:
+    """Each registered answerer in turn: the tests below hold for any of them."""
+    return make_answerer(request.param, embedder)
+
+
 def assert_cited(answer: Answer, retriever: qa.Retriever) -> None:
     assert not answer.abstained and answer.citations
     assert re.fullmatch(r"(?:.+? \[\d+\])(?: .+? \[\d+\])*", answer.text, flags=re.DOTALL)
@@ -314,8 +252,36 @@ def assert_cited(answer: Answer, retriever: qa.Retriever) -> None:
 
 
 @pytest.mark.slow
-def test_when_does_hollande_visit_moscow(retriever: qa.Retriever) -> None:
-    answer = ask("متى يزور أولوند موسكو؟", retriever)
+def test_the_registry_answers_a_seed_question_from_the_seed_article(retriever: qa.Retriever, embedder: Embedder) -> None:
+    answerer = make_answerer("extractive", embedder)
+    assert type(answerer) is ExtractiveAnswerer
+    question = "كم شخصا قتل في هجمات باريس؟"
+    hits = retriever.search(question, 5)
+    answer = answerer.answer(question, hits, language="ar")
+    assert_cited(answer, retriever)
+    seed_article = hits[0].article_id
+    assert retriever.article(seed_article).title.startswith("أولوند يقصد روسيا")
+    assert answer.citations[0].article_id == seed_article and "130" in answer.citations[0].sentence
+
+
+def cited_places(answer: Answer) -> tuple[str, list[tuple[str, int, int]]]:
+    return answer.text, [(c.passage_id, c.start, c.end) for c in answer.citations]
+
+
+@pytest.mark.slow
+def test_ask_takes_an_answerer_by_default_by_name_or_as_an_instance(retriever: qa.Retriever, embedder: Embedder) -> None:
+    question = "متى يزور أولوند موسكو؟"
+    by_default = cited_places(ask(question, retriever))
+    assert "الخميس" in by_default[0]
+    assert cited_places(ask(question, retriever, answerer=Settings().answerer)) == by_default
+    assert cited_places(ask(question, retriever, answerer=make_answerer(None, embedder))) == by_default
+    with pytest.raises(SettingsError, match="answerer must be one of extractive"):
+        ask(question, retriever, answerer="oracle")
+
+
+@pytest.mark.slow
+def test_when_does_hollande_visit_moscow(retriever: qa.Retriever, answerer: Answerer) -> None:
+    answer = ask("متى يزور أولوند موسكو؟", retriever, answerer=answerer)
     assert_cited(answer, retriever)
     assert "الخميس" in answer.text and answer.language == "ar"
     cited = [c for c in answer.citations if "الخميس" in c.sentence]
@@ -324,8 +290,8 @@ def test_when_does_hollande_visit_moscow(retriever: qa.Retriever) -> None:
 
 
 @pytest.mark.slow
-def test_how_many_were_killed_in_paris(retriever: qa.Retriever) -> None:
-    answer = ask("كم شخصا قتل في هجمات باريس؟", retriever)
+def test_how_many_were_killed_in_paris(retriever: qa.Retriever, answerer: Answerer) -> None:
+    answer = ask("كم شخصا قتل في هجمات باريس؟", retriever, answerer=answerer)
     assert_cited(answer, retriever)
     assert "130" in answer.citations[0].sentence
 
@@ -335,19 +301,19 @@ def test_how_many_were_killed_in_paris(retriever: qa.Retriever) -> None:
     ("question", "language"),
     [("ما هي عاصمة أستراليا؟", "ar"), ("What is the capital of Australia?", "en"), ("Quelle est la capitale de l'Australie ?", "fr")],
 )
-def test_abstains_when_the_seed_does_not_say(retriever: qa.Retriever, question: str, language: str) -> None:
-    answer = ask(question, retriever, k=3)
+def test_abstains_when_the_seed_does_not_say(retriever: qa.Retriever, answerer: Answerer, question: str, language: str) -> None:
+    answer = ask(question, retriever, k=3, answerer=answerer)
     assert answer.abstained and answer.citations == ()
     assert answer.text == ABSTENTION[language] and answer.language == language
     assert len(answer.hits) == 3
 
 
 @pytest.mark.slow
-def test_a_scripted_conversation_about_the_seed(retriever: qa.Retriever) -> None:
+def test_a_scripted_conversation_about_the_seed(retriever: qa.Retriever, answerer: Answerer) -> None:
     history: list[Turn] = []
 
     def turn(question: str) -> Answer:
-        answer = ask(question, retriever, history=history)
+        answer = ask(question, retriever, history=history, answerer=answerer)
         history.append(Turn(question, answer.text))
         return answer
 
@@ -369,13 +335,13 @@ def test_a_scripted_conversation_about_the_seed(retriever: qa.Retriever) -> None
 
 
 @pytest.mark.slow
-def test_ask_passes_search_options_and_checks_the_question(retriever: qa.Retriever) -> None:
-    dense = ask("متى يزور أولوند موسكو؟", retriever, mode="dense")
+def test_ask_passes_search_options_and_checks_the_question(retriever: qa.Retriever, answerer: Answerer) -> None:
+    dense = ask("متى يزور أولوند موسكو؟", retriever, mode="dense", answerer=answerer)
     assert "الخميس" in dense.text
     with pytest.raises(QueryError, match="empty"):
-        ask("   ", retriever)
+        ask("   ", retriever, answerer=answerer)
     with pytest.raises(QueryError, match="mode"):
-        ask("متى يزور أولوند موسكو؟", retriever, mode="telepathy")
+        ask("متى يزور أولوند موسكو؟", retriever, mode="telepathy", answerer=answerer)
 
 
 @pytest.mark.slow
@@ -398,7 +364,9 @@ def test_cli_ask_prints_the_answer_then_the_sources(seed_index: Path, capsys: py
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("argv", "message"), [(["-k", "0"], "k must"), (["--mode", "dense", "--since", "yesterday"], "")])
+@pytest.mark.parametrize(
+    ("argv", "message"), [(["-k", "0"], "k must"), (["--mode", "dense", "--since", "yesterday"], "since must be an ISO date")]
+)
 def test_cli_ask_errors(seed_index: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
     code = main(["ask", "متى يزور أولوند موسكو؟", "--index", str(seed_index), *argv])
     err = capsys.readouterr().err

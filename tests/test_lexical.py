@@ -237,15 +237,11 @@ def test_a_vocabulary_of_the_wrong_shape_raises_index_corrupt(index: LexicalInde
         LexicalIndex.load(tmp_path)
 
 
-def test_xquad_paragraphs_are_found_by_their_questions() -> None:
-    from tests.conftest import XQUAD
-
-    if not XQUAD.exists():
-        pytest.skip("shared XQuAD-ar file not present")
+def test_xquad_paragraphs_are_found_by_their_questions(xquad: Path) -> None:
     texts: list[str] = []
     questions: list[str] = []
     gold: list[int] = []
-    for article in json.loads(XQUAD.read_text(encoding="utf-8"))["data"]:
+    for article in json.loads(xquad.read_text(encoding="utf-8"))["data"]:
         for paragraph in article["paragraphs"]:
             for qa in paragraph["qas"]:
                 questions.append(qa["question"])
