@@ -7,7 +7,7 @@ from pathlib import Path
 
 __all__ = ["file_sha256", "text_sha256"]
 
-# Large enough that hashing a 470 MB weights file costs few Python calls, small enough to stay cheap in memory.
+# Large enough that hashing a model's weights costs few Python calls, small enough to stay cheap.
 _BLOCK = 1 << 22
 
 

