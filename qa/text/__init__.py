@@ -22,7 +22,7 @@ from qa.text.words import (
     is_index_stopword,
     match_keys,
     snowball_stemmer,
-    words,
+    split_words,
 )
 
 __all__ = [
@@ -42,6 +42,6 @@ __all__ = [
     "resolve_followup",
     "script_of",
     "snowball_stemmer",
+    "split_words",
     "text_direction",
-    "words",
 ]

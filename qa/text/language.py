@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from qa.normalize import normalize
 from qa.records import Turn
-from qa.text.words import MATCH_STOPWORDS, WORD, content_words, words
+from qa.text.words import MATCH_STOPWORDS, WORD, content_words, split_words
 
 # Letters of the Arabic blocks, and of the Latin alphabet with its accented forms.
 ARABIC = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
@@ -145,9 +145,9 @@ def resolve_followup(question: str, history: Sequence[Turn]) -> str:
     if not turns or not _is_followup(question):
         return question
     previous = resolve_followup(turns[-1].question, turns[:-1])
-    own = set().union(*(w.keys for w in content_words(words(question))))
+    own = set().union(*(w.keys for w in content_words(split_words(question))))
     carried: list[str] = []
-    for word in words(previous):
+    for word in split_words(previous):
         if word.plain in MATCH_STOPWORDS or word.plain in _ANAPHORA or word.keys & own or len(word.plain) < 2:
             continue
         carried.append(word.raw)

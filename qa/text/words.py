@@ -186,7 +186,7 @@ class Word:
     keys: frozenset[str]
 
 
-def words(text: str) -> list[Word]:
+def split_words(text: str) -> list[Word]:
     """The words of `text`, in order."""
     found = []
     for match in WORD.finditer(text):
