@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from qa.answer import Answerer, ExtractiveAnswerer, ask, detect_language
+from qa.answer import Answerer, ExtractiveAnswerer, ask, make_answerer
 from qa.build import BuildProgress, build_index
-from qa.config import Settings
+from qa.config import MODES, Settings
 from qa.embed import Embedder
 from qa.errors import InputError, SettingsError
 from qa.ingest import iter_articles
 from qa.normalize import normalize
 from qa.records import Answer, Article
 from qa.retrieve import Retriever
+from qa.text import detect_language
 
 _BATCH = 64
 # Passages of one article can fill several slots; ask for enough hits to rank 10 articles.
@@ -100,7 +101,7 @@ def build_eval_index(
 
 
 def evaluate(
-    retriever: Retriever, questions: Sequence[Question], *, mode: str = "hybrid", latency_sample: int = 200
+    retriever: Retriever, questions: Sequence[Question], *, mode: str = Settings.mode, latency_sample: int = 200
 ) -> EvalResult:
     """Score where each question's paragraph ranks, and time single-question searches.
 
@@ -158,17 +159,17 @@ def _indexed(
     progress: Callable[[BuildProgress], None] | None,
 ) -> Iterator[Retriever]:
     """A retriever over the articles (and distractors), in a workspace that lives as long as the block."""
-    settings = settings or Settings()
-    embedder = Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
+    embedder = Embedder.from_settings(settings or Settings())
     with _workspace(workdir, keep) as folder:
         index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
-        yield Retriever.load(index, embedder=embedder)
+        with Retriever.load(index, embedder=embedder) as retriever:
+            yield retriever
 
 
 def run_eval(
     data: str | Path,
     *,
-    modes: Sequence[str] = ("hybrid", "dense", "lexical"),
+    modes: Sequence[str] = MODES,
     distractors: str | Path | None = None,
     limit: int = 5000,
     settings: Settings | None = None,
@@ -251,9 +252,9 @@ def evaluate_answers(
     retriever: Retriever,
     questions: Sequence[Question],
     *,
-    mode: str = "hybrid",
+    mode: str = Settings.mode,
     k: int = 5,
-    answerer: Answerer | None = None,
+    answerer: str | Answerer | None = None,
     latency_sample: int = 100,
 ) -> list[AnswerEvalResult]:
     """Answer every question and grade the answers, on all questions and on each half.
@@ -261,7 +262,7 @@ def evaluate_answers(
     Hits come from batched searches; latency is timed first, on the first
     `latency_sample` questions asked with `ask` one at a time, as a user asks them.
     """
-    answerer = answerer or ExtractiveAnswerer(retriever.embedder)
+    answerer = make_answerer(answerer, retriever.embedder)
     # Timed first, while the answerer has not yet seen (and cached) every passage.
     latencies = []
     for question in questions[:latency_sample]:
@@ -322,7 +323,7 @@ def _grade(retriever: Retriever, question: Question, answer: Answer, articles: d
 def run_answer_eval(
     data: str | Path,
     *,
-    modes: Sequence[str] = ("hybrid",),
+    modes: Sequence[str] = (Settings.mode,),
     k: int = 5,
     distractors: str | Path | None = None,
     limit: int = 5000,
@@ -335,7 +336,7 @@ def run_answer_eval(
     articles, questions = load_squad(data)
     options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress)
     with _indexed(articles, **options) as retriever:
-        answerer = ExtractiveAnswerer(retriever.embedder)
+        answerer = make_answerer((settings or Settings()).answerer, retriever.embedder)
         return [result for mode in modes for result in evaluate_answers(retriever, questions, mode=mode, k=k, answerer=answerer)]
 
 
@@ -344,7 +345,7 @@ def calibrate_abstention(
     *,
     answerable_abstention: float = 0.025,
     k: int = 5,
-    mode: str = "hybrid",
+    mode: str = Settings.mode,
     settings: Settings | None = None,
     workdir: str | Path | None = None,
 ) -> AbstentionCalibration:
@@ -359,20 +360,22 @@ def calibrate_abstention(
     """
     articles, questions = load_squad(data)
     settings = settings or Settings()
-    embedder = Embedder(settings.model, precision=settings.precision, batch_size=settings.batch_size)
+    embedder = Embedder.from_settings(settings)
+    # The threshold fitted is the extractive answerer's own `min_support`; here it must abstain never.
     answerer = ExtractiveAnswerer(embedder, min_support=-math.inf)
     support: dict[tuple[str, bool], list[float]] = {}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         corpora = {"all": articles, **{half: [a for a in articles if split_of(a.id) != half] for half in SPLITS[1:]}}
         for name, corpus in corpora.items():
-            retriever = Retriever.load(build_eval_index(corpus, Path(tmp) / name, settings=settings, embedder=embedder), embedder=embedder)
+            index = build_eval_index(corpus, Path(tmp) / name, settings=settings, embedder=embedder)
             asked = questions if name == "all" else [q for q in questions if split_of(q.article_id) == name]
-            for start in range(0, len(asked), _BATCH):
-                batch = asked[start:start + _BATCH]
-                for question, hits in zip(batch, retriever.search_many([q.text for q in batch], k=k, mode=mode)):
-                    answer = answerer.answer(question.text, hits, language=detect_language(question.text))
-                    score = answer.citations[0].score if answer.citations else -math.inf
-                    support.setdefault((split_of(question.article_id), name == "all"), []).append(score)
+            with Retriever.load(index, embedder=embedder) as retriever:
+                for start in range(0, len(asked), _BATCH):
+                    batch = asked[start:start + _BATCH]
+                    for question, hits in zip(batch, retriever.search_many([q.text for q in batch], k=k, mode=mode)):
+                        answer = answerer.answer(question.text, hits, language=detect_language(question.text))
+                        score = answer.citations[0].score if answer.citations else -math.inf
+                        support.setdefault((split_of(question.article_id), name == "all"), []).append(score)
     answerable = sorted(support[("calibration", True)])
     threshold = answerable[int(answerable_abstention * len(answerable))]
 

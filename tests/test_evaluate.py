@@ -10,14 +10,11 @@ import pytest
 from qa.cli import main
 from qa.errors import InputError
 from qa.evaluate import load_squad
-from tests.conftest import XQUAD
 
 
 @pytest.fixture(scope="module")
-def small_squad(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    if not XQUAD.exists():
-        pytest.skip("shared XQuAD-ar file not present")
-    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+def small_squad(tmp_path_factory: pytest.TempPathFactory, xquad: Path) -> Path:
+    data = json.loads(xquad.read_text(encoding="utf-8"))
     docs = [{**doc, "paragraphs": doc["paragraphs"][:2]} for doc in data["data"][:3]]
     path = tmp_path_factory.mktemp("squad") / "small.json"
     path.write_text(json.dumps({"data": docs}, ensure_ascii=False), encoding="utf-8")
