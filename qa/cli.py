@@ -12,12 +12,20 @@ from pathlib import Path
 from typing import Any
 
 import qa
-from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, FLAT_MAX_PASSAGES, Settings
+from qa.config import (
+    ANSWERERS,
+    DEFAULT_INDEX_DIR,
+    DEFAULT_SOURCES,
+    FLAT_MAX_PASSAGES,
+    INDEX_TYPES,
+    MODES,
+    PRECISIONS,
+    Settings,
+)
 from qa.errors import QueryError
 from qa.records import Filters
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
-MODES = ("hybrid", "dense", "lexical")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -64,8 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens, help="passage window in model tokens (default: %(default)s)")
     build.add_argument("--overlap", type=int, default=Settings.overlap_sentences, help="sentences repeated between passages (default: %(default)s)")
     build.add_argument("--batch-size", type=int, default=Settings.batch_size, help="passages per embedding batch (default: %(default)s)")
-    build.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=Settings.precision, help="embedding precision (default: %(default)s: bf16 where the CPU supports it)")
-    build.add_argument("--index-type", choices=("auto", "flat", "hnsw"), default=Settings.index_type, help="vector index: exact (flat), approximate (hnsw), or auto: flat up to %d passages (default: %%(default)s)" % FLAT_MAX_PASSAGES)
+    build.add_argument("--precision", choices=PRECISIONS, default=Settings.precision, help="embedding precision (default: %(default)s: bf16 where the CPU supports it)")
+    build.add_argument("--index-type", choices=INDEX_TYPES, default=Settings.index_type, help="vector index: exact (flat), approximate (hnsw), or auto: flat up to %d passages (default: %%(default)s)" % FLAT_MAX_PASSAGES)
     build.add_argument("--force", action="store_true", help="chunk and embed everything again instead of reusing the current index")
     build.add_argument("--strict", action="store_true", help="stop at the first bad input instead of skipping it")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -87,10 +95,11 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--limit", type=int, default=5000, help="distractor articles to use (default: %(default)s)")
     evaluate.add_argument("--model", default=os.environ.get("QA_MODEL", Settings.model), help="model (default: %(default)s)")
     evaluate.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens)
-    evaluate.add_argument("--precision", choices=("auto", "float32", "bfloat16"), default=Settings.precision)
+    evaluate.add_argument("--precision", choices=PRECISIONS, default=Settings.precision)
     evaluate.add_argument("--json", action="store_true", help="one JSON object per mode, one per line")
     evaluate.add_argument("--keep", metavar="DIR", help="build the evaluation index in DIR and keep it; a rerun reuses its embeddings")
-    evaluate.add_argument("--answers", action="store_true", help="grade composed answers instead of retrieval (mode default: hybrid): answer-hit, hit of [1], words, abstention, exact spans; on all questions and each half")
+    evaluate.add_argument("--answers", action="store_true", help="grade composed answers instead of retrieval (mode default: %s): answer-hit, hit of [1], words, abstention, exact spans; on all questions and each half" % Settings.mode)
+    evaluate.add_argument("--answerer", choices=ANSWERERS, default=Settings.answerer, help="with --answers, what composes the answers (default: %(default)s)")
     evaluate.set_defaults(run=_eval)
 
     ask = commands.add_parser("ask", help="answer a question with cited sentences from the articles", description="Answer a question with sentences from the articles, each ending with its [n] citation, then list the numbered sources.")
@@ -98,13 +107,14 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=Settings.top_k, help="passages to read (default: %(default)s)")
     ask.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
     ask.add_argument("--json", action="store_true", help="the answer as one JSON object")
+    ask.add_argument("--answerer", choices=ANSWERERS, default=Settings.answerer, help="what composes the answer (default: %(default)s)")
     _add_search_options(ask)
     ask.set_defaults(run=_ask)
     return parser
 
 
 def _add_search_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default: %(default)s)")
+    parser.add_argument("--mode", choices=MODES, default=Settings.mode, help="retrieval mode (default: %(default)s)")
     parser.add_argument("--source", action="append", default=[], help="keep only this site (repeat for several)")
     parser.add_argument("--category", action="append", default=[], help="keep only this category (repeat for several)")
     parser.add_argument("--since", help="keep articles published on or after this date (YYYY-MM-DD)")
@@ -145,8 +155,9 @@ def _build(args: argparse.Namespace) -> int:
         "embedded": report.embedded, "reused": report.reused, "resumed": report.resumed,
         "kept_articles": report.kept_articles, "changed_articles": report.changed_articles,
         "removed_articles": report.removed_articles, "unchanged": report.unchanged, "tokens": report.tokens,
-        "seconds": round(report.seconds, 2), "index_type": report.manifest.get("index", {}).get("type"),
-        "recall": report.manifest.get("index", {}).get("recall"), "skipped": [str(s) for s in report.skipped],
+        "seconds": round(report.seconds, 2), "index_type": report.manifest.index.type,
+        "recall": report.manifest.index.recall.to_json() if report.manifest.index.recall else None,
+        "skipped": [str(s) for s in report.skipped],
     }
     if args.json:
         print(json.dumps(summary, ensure_ascii=False))
@@ -159,22 +170,22 @@ def _build(args: argparse.Namespace) -> int:
             f"({report.seconds:.1f} s) -> {report.path}"
         )
         return EXIT_OK
-    recall = report.manifest.get("index", {}).get("recall")
+    recall = report.manifest.index.recall
     print(
         f"indexed {report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.reused} reused"
         + (f", {report.resumed} from an interrupted build" if report.resumed else "")
         + f"; {report.kept_articles} articles unchanged, {report.changed_articles} changed, "
         f"{report.removed_articles} removed) in {report.seconds:.1f} s -> {report.path}"
-        + (f"; HNSW recall@10 {recall['recall']:.3f} against exact search" if recall else "")
+        + (f"; HNSW recall@10 {recall.recall:.3f} against exact search" if recall else "")
         + (f"; skipped {len(report.skipped)} input(s), listed above" if report.skipped else "")
     )
     return EXIT_OK
 
 
 def _search(args: argparse.Namespace) -> int:
-    retriever = qa.Retriever.load(args.index)
-    hits = retriever.search(args.question, k=args.k, mode=args.mode, filters=_filters(args))
+    with qa.Retriever.load(args.index) as retriever:
+        hits = retriever.search(args.question, k=args.k, mode=args.mode, filters=_filters(args))
     for rank, hit in enumerate(hits, start=1):
         if args.json:
             print(json.dumps({"rank": rank, **asdict(hit)}, ensure_ascii=False))
@@ -193,7 +204,7 @@ def _eval(args: argparse.Namespace) -> int:
     from qa.evaluate import run_eval
 
     try:
-        settings = Settings(model=args.model, chunk_tokens=args.chunk_tokens, precision=args.precision)
+        settings = Settings(model=args.model, chunk_tokens=args.chunk_tokens, precision=args.precision, answerer=args.answerer)
     except ValueError as exc:
         print(f"qa eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -223,7 +234,7 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
 
     bar = None if args.json else _ProgressBar()
     try:
-        results = run_answer_eval(args.data, modes=args.mode or ("hybrid",), distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar)
+        results = run_answer_eval(args.data, modes=args.mode or (settings.mode,), distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar)
     finally:
         if bar is not None:
             bar.close()
@@ -247,8 +258,8 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
 def _ask(args: argparse.Namespace) -> int:
     from qa.answer import ask
 
-    retriever = qa.Retriever.load(args.index)
-    answer = ask(args.question, retriever, k=args.k, mode=args.mode, filters=_filters(args))
+    with qa.Retriever.load(args.index) as retriever:
+        answer = ask(args.question, retriever, k=args.k, answerer=args.answerer, mode=args.mode, filters=_filters(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False))
         return EXIT_OK

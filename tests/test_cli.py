@@ -38,6 +38,8 @@ def test_build_then_search_through_the_console_script(tmp_path: Path) -> None:
 
     again = run("build", str(SEEDS), "--out", str(out))
     assert again.returncode == 0 and again.stdout.startswith(f"up to date: 1 articles, {summary['passages']} passages")
+    # stderr is a pipe here, not a terminal: no progress bar, and the summary once.
+    assert len(again.stdout.splitlines()) == 1 and "up to date" not in again.stderr
 
     forced = run("build", str(SEEDS), "--out", str(out), "--force", "--json")
     assert forced.returncode == 0, forced.stderr
@@ -68,6 +70,13 @@ def test_build_reports_skipped_inputs(tmp_path: Path, seed_file: Path) -> None:
         (["search"], 2, "the following arguments are required: question"),
         (["search", "سؤال", "-k", "many"], 2, "invalid int value"),
         (["nope"], 2, "invalid choice"),
+        (["search", "سؤال", "--mode", "fuzzy"], 2, "argument --mode: invalid choice: 'fuzzy' (choose from 'hybrid', 'dense', 'lexical')"),
+        (["ask", "سؤال", "--answerer", "oracle"], 2, "argument --answerer: invalid choice: 'oracle' (choose from 'extractive')"),
+        (["build", "--precision", "float16"], 2, "argument --precision: invalid choice: 'float16' (choose from 'auto', 'float32', 'bfloat16')"),
+        (["build", "--index-type", "ivf"], 2, "argument --index-type: invalid choice: 'ivf' (choose from 'auto', 'flat', 'hnsw')"),
+        (["eval", "data.json", "--mode", "exact"], 2, "argument --mode: invalid choice: 'exact'"),
+        (["build", "--batch-size", "0", "--out", "{tmp}/v"], 2, "qa build: error: batch_size must be at least 1, got 0"),
+        (["eval", "{tmp}/none.json"], 1, "qa: error: {tmp}/none.json is not a SQuAD-format JSON file"),
         ([], 2, "usage: qa"),
     ],
 )
