@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import subprocess
 import sys
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from qa.answer import ABSTENTION
 from qa.cli import main
 from tests.conftest import SEEDS
 
@@ -90,3 +92,33 @@ def test_error_cases(argv: list[str], code: int, message: str, tmp_path: Path, c
     err = capsys.readouterr().err
     assert message.replace("{tmp}", str(tmp_path)) in err
     assert "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_cli_ask_prints_the_answer_then_the_sources(seed_index: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["ask", "متى يزور أولوند موسكو؟", "--index", str(seed_index)]) == 0
+    out = capsys.readouterr().out
+    answer, sources = out.split("\nSources:\n")
+    assert "الخميس" in answer and re.search(r" \[1\]$", answer.strip())
+    first = sources.splitlines()[0]
+    assert first.startswith("[1] أولوند يقصد روسيا") and "مصدر24" in first
+    assert "يوم الخميس" in sources
+
+    assert main(["ask", "ما هي عاصمة أستراليا؟", "--index", str(seed_index), "-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(ABSTENTION["ar"]) and out.count("\n- ") == 2
+
+    assert main(["ask", "كم شخصا قتل في هجمات باريس؟", "--index", str(seed_index), "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert "130" in record["text"] and record["citations"][0]["number"] == 1 and record["abstained"] is False
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("argv", "message"), [(["-k", "0"], "k must"), (["--mode", "dense", "--since", "yesterday"], "since must be an ISO date")]
+)
+def test_cli_ask_errors(seed_index: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+    code = main(["ask", "متى يزور أولوند موسكو؟", "--index", str(seed_index), *argv])
+    err = capsys.readouterr().err
+    # A refused question or option is bad usage: exit 2, like a bad flag.
+    assert code == 2 and err.startswith("qa: error: ") and message in err

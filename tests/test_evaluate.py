@@ -9,7 +9,7 @@ import pytest
 
 from qa.cli import main
 from qa.errors import InputError
-from qa.evaluate import load_squad
+from qa.evaluate import answer_contains, load_squad, split_of
 
 
 @pytest.fixture(scope="module")
@@ -51,3 +51,43 @@ def test_eval_prints_every_mode_and_keeps_its_index(small_squad: Path, tmp_path:
     assert main(["eval", str(small_squad), "--json", "--keep", str(keep), "--mode", "hybrid"]) == 0
     [again] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert again["mrr_at_10"] == pytest.approx(results[0]["mrr_at_10"], abs=0.02)
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold", "found"),
+    [
+        ("قُتل 130 شخصاً في الهجمات [1]", "130 شخصا", True),
+        ("وصل إلى الإمارات.", "الامارات", True),
+        ("لوك كوتشلي تصدر الفريق", "لوك كوتشلي.", True),
+        ("يوم الخميس", "الجمعة", False),
+        ("نص", "", False),
+    ],
+)
+def test_answer_contains_compares_normalized_text(answer: str, gold: str, found: bool) -> None:
+    assert answer_contains(answer, gold) is found
+
+
+def test_split_of_is_a_stable_half() -> None:
+    ids = [f"squad:doc:{i}" for i in range(200)]
+    halves = [split_of(i) for i in ids]
+    assert set(halves) == {"calibration", "held-out"} and 60 < halves.count("calibration") < 140
+    assert halves == [split_of(i) for i in ids]
+
+
+@pytest.mark.slow
+def test_eval_answers_grades_a_small_squad_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    paragraphs = [
+        ("يقصد الرئيس الفرنسي فرانسوا أولوند موسكو يوم الخميس للقاء بوتين. وقتل 130 شخصا في هجمات باريس.",
+         [("متى يزور أولوند موسكو؟", "يوم الخميس"), ("كم شخصا قتل في هجمات باريس؟", "130")]),
+        ("فاز نادي ليفربول على روما بخمسة أهداف مقابل هدفين في نصف نهائي دوري الأبطال.",
+         [("على من فاز ليفربول؟", "روما")]),
+    ]
+    data = {"data": [{"title": f"doc{i}", "paragraphs": [{"context": context, "qas": [
+        {"id": f"{i}-{j}", "question": q, "answers": [{"text": a, "answer_start": context.index(a)}]} for j, (q, a) in enumerate(qas)
+    ]}]} for i, (context, qas) in enumerate(paragraphs)]}
+    path = tmp_path / "squad.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    assert main(["eval", str(path), "--answers", "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["split"] == "all" and rows[0]["questions"] == 3 and {r["split"] for r in rows} <= {"all", "calibration", "held-out"}
+    assert rows[0]["answer_hit"] == 1.0 and rows[0]["spans_exact"] == 1.0 and rows[0]["abstention_rate"] == 0.0
