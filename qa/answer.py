@@ -401,7 +401,7 @@ def ask(
     retriever: Retriever,
     *,
     history: Sequence[Turn] = (),
-    k: int = 5,
+    k: int | None = None,
     answerer: str | Answerer | None = None,
     **search_options: Any,
 ) -> Answer:
@@ -411,7 +411,8 @@ def ask(
         question: in Arabic, English or French; a follow-up is resolved against `history`.
         retriever: the loaded index.
         history: the earlier turns of the conversation, oldest first.
-        k: passages retrieved (the answer's candidates, and what an abstention lists).
+        k: passages retrieved (the answer's candidates, and what an abstention lists);
+            None means the retriever's settings (`Settings.top_k`).
         answerer: how the answer is composed: an `Answerer`, or a name in
             `qa.config.ANSWERERS` (None: `Settings().answerer`) built for this call
             by `make_answerer` over the retriever's embedder. To ask many questions,
