@@ -1,0 +1,96 @@
+"""Hybrid fusion: one ranker's candidates as a `Ranking`, and the ways to merge a dense and a lexical one."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+# Hybrid score: each ranker's candidate scores scaled to [0, 1] (min-max), then
+# weighted. Measured on XQuAD-ar (benchmarks/fusion.py): MRR@10 0.959 at equal
+# weights against 0.945 for reciprocal rank fusion.
+LEXICAL_WEIGHT = 0.5
+# The usual constant of reciprocal rank fusion (Cormack et al.).
+RRF_CONSTANT = 60
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Candidates of one query from one ranker, best first: passage rows (int64) and their scores.
+
+    A row is the store's key of a passage; scores are comparable within one
+    ranking only (cosine for dense, BM25 for lexical, a fused score after `fuse`).
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Ranking:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def best(self, n: int) -> Ranking:
+        """The `n` best candidates, highest score first; equal scores keep their order in this ranking."""
+        order = np.argsort(-self.scores, kind="stable")[:n]
+        return Ranking(self.rows[order], self.scores[order])
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """One question's candidates from each ranker, before fusion."""
+
+    dense: Ranking
+    lexical: Ranking
+
+
+def min_max(scores: np.ndarray) -> np.ndarray:
+    """Scores scaled to [0, 1] by the lowest and highest; all ones when they are equal."""
+    if len(scores) == 0:
+        return scores
+    low, high = float(scores.min()), float(scores.max())
+    return (scores - low) / (high - low) if high > low else np.ones_like(scores)
+
+
+def fuse(dense: Ranking, lexical: Ranking, *, lexical_weight: float = LEXICAL_WEIGHT) -> Ranking:
+    """Hybrid ranking: each ranker's scores min-max scaled, then summed with weights 1 - w and w.
+
+    A passage found by one ranker only gets that ranker's share. Best first;
+    equal scores keep the dense candidates' order, then the lexical ones'.
+    """
+    fused: dict[int, float] = {}
+    for weight, ranking in ((1.0 - lexical_weight, dense), (lexical_weight, lexical)):
+        for row, value in zip(ranking.rows.tolist(), min_max(ranking.scores).tolist()):
+            fused[row] = fused.get(row, 0.0) + weight * value
+    return _ranking(fused)
+
+
+def reciprocal_rank(rankings: Sequence[Ranking], *, weights: Sequence[float] | None = None,
+                    constant: float = RRF_CONSTANT) -> Ranking:
+    """Reciprocal rank fusion: each ranking adds weight / (constant + rank) to its rows (rank from 1)."""
+    weights = [1.0] * len(rankings) if weights is None else weights
+    fused: dict[int, float] = {}
+    for weight, ranking in zip(weights, rankings):
+        for rank, row in enumerate(ranking.rows.tolist(), 1):
+            fused[row] = fused.get(row, 0.0) + weight / (constant + rank)
+    return _ranking(fused)
+
+
+def max_scaled(dense: Ranking, lexical: Ranking, *, lexical_weight: float) -> Ranking:
+    """Dense scores as they are plus `lexical_weight` times BM25 divided by the query's best BM25."""
+    top = float(lexical.scores[0]) if len(lexical) else 1.0
+    fused: dict[int, float] = {}
+    for row, value in zip(dense.rows.tolist(), dense.scores.tolist()):
+        fused[row] = fused.get(row, 0.0) + value
+    for row, value in zip(lexical.rows.tolist(), lexical.scores.tolist()):
+        fused[row] = fused.get(row, 0.0) + lexical_weight * value / top
+    return _ranking(fused)
+
+
+def _ranking(fused: dict[int, float]) -> Ranking:
+    ranking = Ranking(np.fromiter(fused, dtype=np.int64, count=len(fused)),
+                      np.fromiter(fused.values(), dtype=np.float64, count=len(fused)))
+    return ranking.best(len(ranking))
