@@ -10,10 +10,9 @@ import argparse
 import hashlib
 from pathlib import Path
 
-import numpy as np
-
 import qa
 from qa.evaluate import build_eval_index, load_squad
+from qa.fusion import fuse, max_scaled, reciprocal_rank
 from qa.store import current_generation
 
 DEPTH = 100
@@ -43,45 +42,21 @@ def main() -> None:
     if current_generation(workdir / "vectors") is None:
         build_eval_index(articles, workdir, distractors=args.distractors, limit=args.limit)
     retriever = qa.Retriever.load(workdir / "vectors")
-    store = retriever._store  # benchmark-only access to raw rankings
-    texts = [q.text for q in questions]
-    vectors = retriever.embedder.encode_queries(texts)
-    dense = retriever._index.search(vectors, DEPTH)
-    lexical = retriever._lexical.search(texts, DEPTH)
-    row_article = {p.row: p.article.id for p in store.iter_passages()}
+    candidates = retriever.candidates([q.text for q in questions], DEPTH)
+    row_article = {p.row: p.article.id for p in retriever.store.iter_passages()}
     half = [int(hashlib.md5(q.article_id.split(":")[1].encode()).hexdigest(), 16) % 2 for q in questions]
 
-    def fuse(i: int, method: str, param: float) -> list[str]:
-        d_rows = [int(r) for r in dense.rows[i] if r >= 0]
-        d_scores = dense.scores[i][: len(d_rows)]
-        l_rows = [int(r) for r in lexical[i].rows]
-        l_scores = lexical[i].scores
-        score: dict[int, float] = {}
+    def ranked_articles(i: int, method: str, param: float) -> list[str]:
+        dense, lexical = candidates[i].dense, candidates[i].lexical
         if method == "rrf":
-            for rows in (d_rows, l_rows):
-                for rank, row in enumerate(rows, 1):
-                    score[row] = score.get(row, 0) + 1 / (param + rank)
-        elif method == "wrrf":  # param = weight of the lexical ranking, constant 60
-            for weight, rows in ((1 - param, d_rows), (param, l_rows)):
-                for rank, row in enumerate(rows, 1):
-                    score[row] = score.get(row, 0) + weight / (60 + rank)
-        elif method == "minmax":  # param = weight of lexical
-            def norm(values: np.ndarray) -> np.ndarray:
-                if len(values) == 0:
-                    return values
-                lo, hi = float(values.min()), float(values.max())
-                return (values - lo) / (hi - lo) if hi > lo else np.ones_like(values)
-            for weight, rows, values in ((1 - param, d_rows, norm(d_scores)), (param, l_rows, norm(l_scores))):
-                for row, value in zip(rows, values):
-                    score[row] = score.get(row, 0) + weight * float(value)
-        elif method == "maxnorm":  # dense cosine + weight * bm25 / max bm25
-            top = float(l_scores[0]) if len(l_scores) else 1.0
-            for row, value in zip(d_rows, d_scores):
-                score[row] = score.get(row, 0) + float(value)
-            for row, value in zip(l_rows, l_scores):
-                score[row] = score.get(row, 0) + param * float(value) / top
-        ordered = sorted(score, key=lambda r: -score[r])
-        return list(dict.fromkeys(row_article[r] for r in ordered))
+            fused = reciprocal_rank([dense, lexical], constant=param)
+        elif method == "wrrf":  # param = weight of the lexical ranking
+            fused = reciprocal_rank([dense, lexical], weights=[1 - param, param])
+        elif method == "minmax":  # param = weight of lexical (what Retriever.search does, at LEXICAL_WEIGHT)
+            fused = fuse(dense, lexical, lexical_weight=param)
+        else:  # "maxnorm": dense cosine + param * bm25 / max bm25
+            fused = max_scaled(dense, lexical, lexical_weight=param)
+        return list(dict.fromkeys(row_article[r] for r in fused.rows.tolist()))
 
     variants = [("rrf", c) for c in (10, 30, 60, 100)] + [("wrrf", w) for w in (0.4, 0.5, 0.6, 0.7)]
     variants += [("minmax", w) for w in (0.3, 0.4, 0.5, 0.6)] + [("maxnorm", w) for w in (0.05, 0.1, 0.15, 0.2, 0.3)]
@@ -89,7 +64,7 @@ def main() -> None:
     print(f"{retriever.size} passages, {len(questions)} questions (halves: {half.count(0)} / {half.count(1)})")
     print(f"{'method':<8} {'param':>6} | {'MRR A':>6} {'MRR B':>6} | {'all MRR':>7} {'R@1':>6} {'R@5':>6}")
     for method, param in variants:
-        ranked = [fuse(i, method, param) for i in range(len(questions))]
+        ranked = [ranked_articles(i, method, param) for i in range(len(questions))]
         a = mrr_and_recall([r for r, h in zip(ranked, half) if h == 0], [g for g, h in zip(gold, half) if h == 0])
         b = mrr_and_recall([r for r, h in zip(ranked, half) if h == 1], [g for g, h in zip(gold, half) if h == 1])
         whole = mrr_and_recall(ranked, gold)
