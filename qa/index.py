@@ -9,12 +9,11 @@ from typing import Any
 import faiss
 import numpy as np
 
-from qa.config import FLAT_MAX_PASSAGES
+from qa.config import FLAT_MAX_PASSAGES, INDEX_TYPES, check_choice
 from qa.errors import IndexCorruptError, SettingsError
 
 INDEX_FILE = "index.faiss"
 VECTORS_FILE = "vectors.npy"
-INDEX_TYPES = ("auto", "flat", "hnsw")
 # HNSW over 8-bit scalar-quantized vectors: 384 bytes of codes plus 2 x M neighbour
 # links of 4 bytes per passage at the base layer (~530 bytes per passage with M = 16).
 HNSW_M = 16
@@ -38,8 +37,7 @@ class VectorMatches:
 
 def choose_type(requested: str, passages: int) -> str:
     """The index type for `passages` vectors: "flat" or "hnsw" ("auto" decides by FLAT_MAX_PASSAGES)."""
-    if requested not in INDEX_TYPES:
-        raise SettingsError(f"index type must be one of {', '.join(INDEX_TYPES)}, got {requested!r}")
+    check_choice("index type", requested, INDEX_TYPES)
     if requested == "auto":
         return "flat" if passages <= FLAT_MAX_PASSAGES else "hnsw"
     return requested
