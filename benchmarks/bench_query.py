@@ -1,6 +1,6 @@
 """Query latency and memory at 10k, 100k and 1M passages: exact (flat) against HNSW search.
 
-Usage: PYTHONPATH=. python benchmarks/bench_query.py --index /tmp/antbench/i5000 [--sizes 100000,1000000]
+Usage: python benchmarks/bench_query.py --index /tmp/antbench/i5000 [--sizes 100000,1000000]
 
 1. End to end on a real index (`--index`, e.g. 5,000 ANT articles): question
    encoding, hybrid search and the extractive answer, p50/p95 over XQuAD-ar
@@ -60,8 +60,8 @@ def main() -> None:
     retriever = qa.Retriever.load(args.index)
     asked = questions(args.data, args.questions)
     retriever.search(asked[0])
-    print(f"real index: {retriever.size:,} passages ({retriever.manifest['counts']['articles']:,} articles), "
-          f"{retriever.manifest['index']['type']}")
+    print(f"real index: {retriever.size:,} passages ({retriever.manifest.counts.articles:,} articles), "
+          f"{retriever.manifest.index.type}")
 
     encode, search, answer, total = [], [], [], []
     for question in asked:
@@ -84,7 +84,7 @@ def main() -> None:
     lexical = LexicalIndex.load(Path(retriever.folder))
     terms = lexical.terms
     store_bytes = (Path(retriever.folder) / "store.sqlite").stat().st_size
-    lexical_bytes = sum((Path(retriever.folder) / f).stat().st_size for f in retriever.manifest["lexical"]["files"]
+    lexical_bytes = sum((Path(retriever.folder) / f).stat().st_size for f in retriever.manifest.lexical.files
                         if not f.startswith("lexical.terms") and not f.startswith("lexical.offsets"))
     print(f"  text (SQLite store) {store_bytes / retriever.size:,.0f} bytes/passage; "
           f"BM25 index {lexical_bytes / retriever.size:,.0f} bytes/passage (on disk, loaded whole)")

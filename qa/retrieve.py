@@ -4,9 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+
 import numpy as np
 
-from qa.config import DEFAULT_INDEX_DIR, MAX_QUESTION_CHARS, MAX_TOP_K, MODES, Settings, check_choice
+from qa.config import (
+    DEFAULT_INDEX_DIR,
+    MAX_QUESTION_CHARS,
+    MAX_TOP_K,
+    MODES,
+    Settings,
+    check_choice,
+)
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, QueryError
 from qa.fusion import Candidates, Ranking, fuse

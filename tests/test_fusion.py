@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.fusion import LEXICAL_WEIGHT, Ranking, fuse, max_scaled, min_max, reciprocal_rank
+from qa.fusion import (
+    LEXICAL_WEIGHT,
+    Ranking,
+    fuse,
+    max_scaled,
+    min_max,
+    reciprocal_rank,
+)
 
 
 def ranking(rows: list[int], scores: list[float]) -> Ranking:

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.embed import Embedder
 from qa.config import Settings
+from qa.embed import Embedder
 from qa.errors import IndexStoreError, QueryError
-from qa.retrieve import MAX_TOP_K
 from qa.records import Filters
+from qa.retrieve import MAX_TOP_K
 
 pytestmark = pytest.mark.slow
 

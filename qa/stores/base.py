@@ -105,18 +105,32 @@ class StoreWriter(Protocol):
     """One build writing the next version of an index, invisible to readers until `publish()`.
 
     A writer starts from the published version (when there is one and the
-    build can reuse it) and changes it article by article. FAISS writes a new
+    build can reuse it) and changes it article by article: articles neither
+    added nor removed stay as they were. FAISS writes a new
     generation folder and swaps the CURRENT pointer; a server writes a new
     collection and moves an alias to it. Either way readers see the old
     version or the new one, never a mix, and a killed build leaves the old one
     published.
     """
 
+    name: str
+    """The backend, one of qa.config.STORES."""
+
+    @property
+    def base(self) -> Manifest | None:
+        """The manifest of the version this build starts from (None: it starts from nothing)."""
+
     def existing(self) -> Mapping[str, str]:
         """Article id to article sha256 (`qa.store.article_sha256`) of the version this build starts from."""
 
+    def keep(self, article: Article) -> int:
+        """`article` is unchanged (same sha256): it stays, under its new origin; return its passage count."""
+
     def kept_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
         """Vectors the starting version already holds for passages with these embedded-text hashes."""
+
+    def recovered_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
+        """Vectors a killed build of the same model left behind, for these embedded-text hashes."""
 
     def add(self, articles: Sequence[IndexedArticle]) -> None:
         """Write these articles, replacing any with the same id."""
