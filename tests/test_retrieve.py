@@ -1,4 +1,4 @@
-"""Hybrid, dense and lexical search with filters and wire-story grouping, on the real model and FAISS."""
+"""Hybrid, dense and lexical search with filters and wire-story grouping, on the real model, over every store backend."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from qa.embed import Embedder
 from qa.errors import IndexStoreError, QueryError
 from qa.records import Filters
 from qa.retrieve import MAX_TOP_K
+from tests.test_store import BACKENDS
 
 pytestmark = pytest.mark.slow
 
@@ -28,12 +29,14 @@ ARTICLES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def news(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> qa.Retriever:
-    folder = tmp_path_factory.mktemp("news")
+@pytest.fixture(scope="module", params=sorted(BACKENDS))
+def news(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Iterator[qa.Retriever]:
+    """The news above in each store backend, searched through the Store protocol."""
+    folder = tmp_path_factory.mktemp(f"news-{request.param}")
     (folder / "news.jsonl").write_text("\n".join(json.dumps(a, ensure_ascii=False) for a in ARTICLES), encoding="utf-8")
-    qa.build_index([folder / "news.jsonl"], folder / "vectors", embedder=embedder)
-    return qa.Retriever.load(folder / "vectors", embedder=embedder)
+    opener = BACKENDS[request.param](folder, folder / "news.jsonl", embedder)
+    with qa.Retriever(opener(), embedder) as retriever:
+        yield retriever
 
 
 @pytest.fixture(scope="module")
