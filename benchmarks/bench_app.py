@@ -20,10 +20,9 @@ from contextlib import nullcontext
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa.web.background import serve_in_background
 
-import app  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 QUESTION = "متى يزور أولوند موسكو؟"
 
@@ -103,7 +102,7 @@ def main() -> int:
 
                 index = str(Path(tmp) / "vectors")
                 qa.build_index([str(ROOT / "seeds")], index)
-            server = app.serve_in_background(["--index", str(Path(index).resolve()), "--concurrency", str(args.concurrency)])
+            server = serve_in_background(["--index", str(Path(index).resolve()), "--concurrency", str(args.concurrency)], cwd=ROOT)
         with server as url:
             hammer(url, body, 1, 2.0)  # warm up: first-call costs are not what we measure
             latencies, errors, elapsed = hammer(url, body, args.clients, args.seconds)

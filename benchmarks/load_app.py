@@ -31,10 +31,10 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa.web.background import background_server
+from qa.web.request import DEFAULT_K
 
-import app  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 QUESTION = "متى يزور أولوند موسكو؟"
 TIMEOUT_SECONDS = 120.0
@@ -118,7 +118,7 @@ def ask_gradio(url: str, question: str, expect: str | None) -> tuple[str, str]:
     """Join the queue of the Gradio endpoint /ask and read its event stream; (kind, detail)."""
     connection = _connection(url)
     try:
-        body = json.dumps({"data": [question, app.DEFAULT_K, "hybrid", [], None, None, []]}, ensure_ascii=False).encode()
+        body = json.dumps({"data": [question, DEFAULT_K, "hybrid", [], None, None, []]}, ensure_ascii=False).encode()
         connection.request("POST", "/gradio_api/call/ask", body=body, headers={"Content-Type": "application/json"})
         response = connection.getresponse()
         payload = response.read()
@@ -333,7 +333,7 @@ def main() -> int:
                 qa.build_index([str(ROOT / "seeds")], index)
             server_args = ["--index", str(Path(index).resolve()), "--build", "never",
                            "--concurrency", str(args.concurrency), "--backlog", str(args.backlog)]
-            with app.background_server(server_args) as server:
+            with background_server(server_args, cwd=ROOT) as server:
                 result = run_load(server.url, json_clients=json_clients, gradio_clients=gradio_clients,
                                   seconds=args.seconds, pid=server.pid, question=args.question, expect=expect)
     print(json.dumps(asdict(result), ensure_ascii=False) if args.json else report(result))

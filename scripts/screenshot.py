@@ -13,10 +13,9 @@ import sys
 from contextlib import nullcontext
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa.web.background import serve_in_background
 
-import app  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -59,8 +58,8 @@ def main() -> int:
     parser.add_argument("--size", default="1400x900", help="viewport WIDTHxHEIGHT (default: %(default)s)")
     args = parser.parse_args()
     width, height = (int(n) for n in args.size.lower().split("x"))
-    server = nullcontext(args.url) if args.url else app.serve_in_background(
-        ["--index", str(Path(args.index).resolve()), "--seeds", str(Path(args.seeds).resolve())]
+    server = nullcontext(args.url) if args.url else serve_in_background(
+        ["--index", str(Path(args.index).resolve()), "--seeds", str(Path(args.seeds).resolve())], cwd=ROOT
     )
     with server as url:
         take(url, args.out, args.question, width=width, height=height)

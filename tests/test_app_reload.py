@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 import threading
 import time
 import urllib.error
@@ -15,12 +14,9 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from qa.web.background import background_server
+from tests.conftest import SEEDS
 
-import app  # noqa: E402
-
-SEEDS = ROOT / "seeds"
 QUESTION = "متى يزور أولوند موسكو؟"
 UNIQUE = "زربولون"
 NEW_ARTICLE = f"""مهرجان {UNIQUE} للزيتون يختتم دورته الأولى – وكالة الاختبار
@@ -96,17 +92,15 @@ def point_current_at(index: Path, generation: str) -> None:
 
 
 @pytest.mark.slow
-def test_a_published_build_is_served_without_a_restart_or_a_failed_request(tmp_path: Path) -> None:
+def test_a_published_build_is_served_without_a_restart_or_a_failed_request(tmp_path: Path, embedder: Any) -> None:
     import qa
-    from qa.embed import Embedder
 
-    embedder = Embedder()
     sources = tmp_path / "articles"
     shutil.copytree(SEEDS, sources)
     index = tmp_path / "vectors"
     first = qa.build_index([str(sources)], index, embedder=embedder)
 
-    with app.background_server(["--index", str(index), "--build", "never"]) as server:
+    with background_server(["--index", str(index), "--build", "never"]) as server:
 
         def health() -> dict[str, Any]:
             return call(f"{server.url}/api/health")[1]

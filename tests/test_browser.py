@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import shutil
 import statistics
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,10 +13,8 @@ from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-import app  # noqa: E402
+from qa.web.background import serve_in_background
+from tests.conftest import SEEDS, require
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -24,14 +22,10 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run",
 ]
 QUESTION = "متى يزور أولوند موسكو؟"
-SEEDS = ROOT / "seeds"
 ANSWER_TIMEOUT_MS = 120_000
 PAGE_ERRORS: list[str] = []
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(shutil.which(CHROMIUM) is None, reason=f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)"),
-]
+pytestmark = pytest.mark.slow
 
 
 # An article whose title and text carry markup: the page must show it as text and run none of it.
@@ -50,23 +44,27 @@ HOSTILE_QUESTION = "متى اختتم مهرجان الزيتون في تلة ا
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[str]:
     import qa
 
+    # Checked before anything is built: without a browser these tests skip (fail under CI) at once.
+    require(shutil.which(CHROMIUM) is not None, f"needs Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    require(importlib.util.find_spec("playwright") is not None, "needs the playwright package (pip install playwright)")
     folder = tmp_path_factory.mktemp("browser")
     hostile = folder / "hostile"
     hostile.mkdir()
     (hostile / "olives.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
     index = folder / "vectors"
-    qa.build_index([str(SEEDS), str(hostile)], index)
-    with app.serve_in_background(["--index", str(index), "--seeds", str(SEEDS)]) as url:
+    qa.build_index([str(SEEDS), str(hostile)], index, embedder=embedder)
+    with serve_in_background(["--index", str(index), "--seeds", str(SEEDS)]) as url:
         yield url
 
 
 @pytest.fixture(scope="module")
 def page(server: str) -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as playwright:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1400, "height": 900}, locale="ar")
         page.on("pageerror", lambda error: PAGE_ERRORS.append(str(error)))
@@ -207,3 +205,40 @@ def test_time_to_first_answer(page: Any, capsys: pytest.CaptureFixture[str]) -> 
         print(f"\ntime to first answer in the browser: median {statistics.median(seconds):.2f} s "
               f"over 5 ({', '.join(f'{s:.2f}' for s in seconds)})")
     assert statistics.median(seconds) < 30
+
+
+def test_the_sources_filter_lists_the_index_s_sites(page: Any) -> None:
+    from playwright.sync_api import expect
+
+    new_conversation(page)
+    settings = page.get_by_text("الإعدادات")
+    settings.click()
+    page.locator("#qa-sources-filter input").click()
+    options = page.locator("#qa-sources-filter [data-testid=dropdown-option]")
+    expect(options).to_have_count(2)
+    assert sorted(options.all_inner_texts()) == sorted(["مصدر24", "وكالة الاختبار"])
+    options.filter(has_text="وكالة الاختبار").click()
+    page.keyboard.press("Escape")
+    answer = ask(page, QUESTION)  # only the hostile article's site: Moscow is not in it
+    assert "الخميس" not in answer.inner_text()
+    expect(page.locator("#qa-sources-panel .qa-meta").first).to_contain_text("وكالة الاختبار")
+    page.reload()  # the next test starts without the filter
+    page.locator("#qa-question textarea").wait_for()
+
+
+def test_on_a_phone_the_chat_label_leaves_the_first_question_clear(page: Any, server: str) -> None:
+    phone = page.context.browser.new_page(viewport={"width": 390, "height": 844}, locale="ar")
+    try:
+        phone.goto(server)
+        answer = ask(phone, "مع من اتفق أولوند على توسيع العمليات العسكرية ضد داعش؟")
+        assert answer.inner_text().strip()
+        label = phone.locator("#qa-chat label[data-testid=block-label]")
+        assert "المحادثة" in label.inner_text()
+        box, question = label.bounding_box(), phone.locator(".qa-question").first.bounding_box()
+        assert box is not None and question is not None
+        assert box["y"] + box["height"] <= question["y"], (box, question)
+        # Above the scrolling messages, not over them: no message can slide under it either.
+        messages = phone.locator("#qa-chat .bubble-wrap").bounding_box()
+        assert messages is not None and box["y"] + box["height"] <= messages["y"] + 1, (box, messages)
+    finally:
+        phone.close()

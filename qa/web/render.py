@@ -1,0 +1,132 @@
+"""HTML of the chat messages and the sources panel; every piece of text is escaped."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Sequence
+
+from qa.records import Answer, Article
+from qa.text import text_direction
+from qa.web.errors import Problem
+from qa.web.request import strip_bidi_controls
+
+_MARKER = re.compile(r"\[(\d{1,3})\]")
+
+EMPTY_PANEL = '<div class="qa-sources" dir="rtl"><p class="qa-empty">ستظهر هنا المقاطع التي يستشهد بها الجواب، والجملة المستشهد بها مظللة.</p></div>'
+PENDING = '<div class="qa-msg qa-pending" dir="rtl">… جارٍ البحث في المقالات</div>'
+
+
+def esc(text: str | None) -> str:
+    """`text` escaped for HTML, bidi controls dropped."""
+    return html.escape(strip_bidi_controls(text or ""), quote=True)
+
+
+def _lines(text: str) -> str:
+    """Escaped text with its line breaks kept (no blank line, so Markdown never parses it)."""
+    return "<br>".join(esc(line) for line in text.strip().split("\n"))
+
+
+def source_id(turn: int, number: int) -> str:
+    """The id of a source card in the panel, the target of the answer's marker `[number]`."""
+    return f"qa-src-{turn}-{number}"
+
+
+def user_message(question: str) -> str:
+    return f'<div class="qa-msg qa-question" dir="{text_direction(question)}">{_lines(question)}</div>'
+
+
+def answer_message(answer: Answer, turn: int) -> str:
+    """The answer, its markers `[n]` linked to their source cards (markers without a citation stay text)."""
+    numbers = {c.number for c in answer.citations}
+
+    def link(match: re.Match[str]) -> str:
+        number = int(match.group(1))
+        if number not in numbers:
+            return match.group(0)
+        return f'<a class="qa-cite" href="#{source_id(turn, number)}" title="المصدر {number}">[{number}]</a>'
+
+    text = _MARKER.sub(link, _lines(answer.text))
+    note = ""
+    if answer.search_query and answer.search_query.strip() != answer.question.strip():
+        note = f'<div class="qa-note" dir="rtl">بحثت عن: <bdi>{esc(answer.search_query)}</bdi></div>'
+    kind = "qa-answer qa-abstained" if answer.abstained else "qa-answer"
+    return f'<div class="qa-msg {kind}" dir="{text_direction(answer.text)}" lang="{esc(answer.language)}">{text}{note}</div>'
+
+
+def error_message(problem: Problem) -> str:
+    return (
+        f'<div class="qa-msg qa-error" dir="rtl"><strong>⚠ {esc(problem.headline)}</strong>'
+        f'<div dir="{text_direction(problem.detail)}">{_lines(problem.detail)}</div></div>'
+    )
+
+
+def _highlight(text: str, start: int, end: int) -> str:
+    """Escaped `text` with `text[start:end]` in a <mark>; the whole text unmarked when the span is off."""
+    if not 0 <= start < end <= len(text):
+        return _lines(text)
+    return f'{_lines(text[:start])}<mark class="qa-hl">{_lines(text[start:end])}</mark>{_lines(text[end:])}'
+
+
+def _meta(site: str | None, agency: str | None, published: str | None, score: float | None) -> str:
+    parts = [esc(x) for x in (site, agency, published) if x]
+    if score is not None:
+        parts.append(f'<span class="qa-score">الدرجة <bdi dir="ltr">{score:.3f}</bdi></span>')
+    return " · ".join(parts)
+
+
+def _link(url: str | None) -> str:
+    if not url or not re.match(r"https?://", url, re.IGNORECASE):
+        return ""
+    return f'<a class="qa-url" href="{esc(url)}" target="_blank" rel="noopener noreferrer nofollow">الرابط الأصلي ↗</a>'
+
+
+def sources_section(turn: int, answer: Answer, articles: dict[str, Article]) -> str:
+    """The sources of one answer: each cited passage with its sentence highlighted, and its article."""
+    cards = []
+    for c in answer.citations:
+        offset = c.start - c.passage_start
+        sentence_end = c.end - c.passage_start
+        if not (0 <= offset < sentence_end <= len(c.passage_text)) or c.passage_text[offset:sentence_end] != c.sentence:
+            found = c.passage_text.find(c.sentence)
+            offset, sentence_end = (found, found + len(c.sentence)) if found >= 0 else (0, 0)
+        article = articles.get(c.article_id)
+        whole = ""
+        if article is not None:
+            body = _highlight(article.text, c.start, c.end) if article.text[c.start:c.end] == c.sentence else _lines(article.text)
+            whole = (
+                f'<details class="qa-article"><summary>المقال كاملا</summary>'
+                f'<div class="qa-article-text" dir="{text_direction(article.text)}">{body}</div></details>'
+            )
+        cards.append(
+            f'<article class="qa-src" id="{source_id(turn, c.number)}" dir="{text_direction(c.passage_text)}">'
+            f'<header><span class="qa-num">[{c.number}]</span> <span class="qa-title">{esc(c.title)}</span></header>'
+            f'<div class="qa-meta">{_meta(c.site, c.agency, c.published, c.score)}</div>'
+            f'<p class="qa-passage">{_highlight(c.passage_text, offset, sentence_end)}</p>'
+            f"{whole}{_link(c.url)}</article>"
+        )
+    if not answer.citations:
+        heading = "أقرب المقاطع (لا إجابة)"
+        for rank, hit in enumerate(answer.hits, start=1):
+            cards.append(
+                f'<article class="qa-src qa-near" dir="{text_direction(hit.text)}">'
+                f'<header><span class="qa-num">{rank}.</span> <span class="qa-title">{esc(hit.title)}</span></header>'
+                f'<div class="qa-meta">{_meta(hit.site, hit.agency, hit.published, hit.score)}</div>'
+                f'<p class="qa-passage">{_lines(hit.text)}</p>{_link(hit.url)}</article>'
+            )
+    else:
+        heading = "المصادر"
+    question = f'<div class="qa-turn-q" dir="{text_direction(answer.question)}">{esc(answer.question)}</div>'
+    return f'<section class="qa-turn" data-turn="{turn}"><h4>{heading}</h4>{question}{"".join(cards)}</section>'
+
+
+def sources_panel(sections: Sequence[str]) -> str:
+    """The newest answer's sources open, older ones folded."""
+    if not sections:
+        return EMPTY_PANEL
+    newest, older = sections[-1], sections[:-1]
+    folded = "".join(
+        f'<details class="qa-older"><summary>سؤال سابق ({i})</summary>{s}</details>'
+        for i, s in reversed(list(enumerate(older, start=1)))
+    )
+    return f'<div class="qa-sources" dir="rtl">{newest}{folded}</div>'

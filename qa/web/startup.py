@@ -1,0 +1,120 @@
+"""Start-up: load the index, building it first from the seed articles when it is missing or older than they are."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+import qa
+from qa.config import Settings
+from qa.errors import IndexMissingError
+from qa.ingest import iter_source_files
+from qa.manifest import Manifest
+from qa.web.engine import Engine
+
+if TYPE_CHECKING:
+    from qa.build import BuildProgress
+
+logger = logging.getLogger("qa.app")
+
+# What each phase of a build does after the articles are read, as the start-up log says it.
+_PHASES = {
+    "vectors": "writing the passage vectors",
+    "lexical": "building the lexical (BM25) index",
+    "index": "building the vector index",
+    "recall": "measuring the vector index's recall",
+    "checksums": "writing checksums and the manifest",
+}
+
+
+def stale_reason(manifest: Manifest, seeds: Path) -> str | None:
+    """Why an index built from `seeds` must be rebuilt (an article is newer than it), or None."""
+    built_from = {Path(s).resolve() for s in manifest.sources or ()}
+    if seeds.resolve() not in built_from:
+        return None  # built from other sources: never overwrite it with the seeds
+    try:
+        created = datetime.fromisoformat(manifest.created or "").timestamp()
+    except ValueError:
+        return "its manifest has no build time"
+    files = list(iter_source_files([seeds]))
+    # Folders too: their times change when an article is deleted or renamed.
+    newest = max((p.stat().st_mtime for p in {seeds, *files, *(f.parent for f in files)}), default=0.0)
+    return f"{seeds} changed after it was built" if newest > created + 1 else None
+
+
+def open_engine(index: Path, seeds: Path, *, build: str = "auto", slots: int = 1, backlog: int = 32) -> Engine:
+    """Load the index (building it first from `seeds` when it is missing or stale); never raises a QAError.
+
+    When the index cannot be used, the engine carries the reason, and every question gets it as an answer,
+    until a build publishes one that can. Later builds are served as soon as they are published.
+    """
+    try:
+        retriever = load_or_build(index, seeds, build)
+    except qa.QAError as exc:
+        logger.error("the index cannot be used: %s", exc)
+        return Engine(None, str(exc), slots=slots, backlog=backlog, index=index)
+    return Engine(retriever, slots=slots, backlog=backlog, index=index)
+
+
+def load_or_build(index: Path, seeds: Path, build: str, *, out: TextIO | None = None) -> qa.Retriever:
+    """The retriever of `index`, built first from `seeds` when `build` says so ("auto", "never", "always").
+
+    Progress of a build goes to `out` (standard error by default), one line per step.
+    """
+    out = out if out is not None else sys.stderr
+    retriever = None
+    reason = "--build always"
+    if build != "always":
+        try:
+            retriever = qa.Retriever.load(index)
+        except IndexMissingError:
+            if build == "never" or not seeds.exists():
+                raise
+            reason = f"there is no index at {index} yet"
+        else:
+            reason = stale_reason(retriever.manifest, seeds) if build == "auto" and seeds.exists() else None
+            if reason is None:
+                return retriever
+    print(f"qa: building the index of {seeds} into {index} ({reason}) ...", file=out, flush=True)
+    if retriever is not None:
+        embedder = retriever.embedder
+        retriever.close()
+    else:
+        from qa.embed import Embedder
+
+        # Made here, not by the build, so the retriever loaded afterwards shares it (one model load, not two).
+        embedder = Embedder.from_settings(Settings())
+    report = qa.build_index([str(seeds)], index, embedder=embedder, progress=ProgressPrinter(out))
+    print(
+        f"qa: indexed {report.articles} articles, {report.passages} passages "
+        f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
+        file=out, flush=True,
+    )
+    return qa.Retriever.load(index, embedder=embedder)
+
+
+class ProgressPrinter:
+    """Build progress as plain lines: the counts as articles are read, then one line as each later step starts.
+
+    The build reports every step with the same counts; a line is printed only when it says something new.
+    """
+
+    def __init__(self, out: TextIO) -> None:
+        self.out = out
+        self._last = ""
+
+    def __call__(self, progress: BuildProgress) -> None:
+        if progress.phase == "articles":
+            line = (f"qa:   {progress.articles} articles, {progress.passages} passages, {progress.embedded} embedded, "
+                    f"{progress.reused} reused ({progress.seconds:.1f} s)")
+        else:
+            line = f"qa:   {_PHASES.get(progress.phase, progress.phase)}"
+            if self._last.startswith(line):
+                return
+            line = f"{line} ({progress.seconds:.1f} s)"
+        if line != self._last:
+            print(line, file=self.out, flush=True)
+            self._last = line

@@ -1,0 +1,107 @@
+"""The page's HTML: everything escaped, markers linked to their sources, direction per message, errors for people."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.errors import IndexMissingError, QueryError
+from qa.records import Answer, Article, Citation, Hit
+from qa.text import text_direction
+from qa.web.errors import Busy, RequestError, explain
+from qa.web.render import EMPTY_PANEL, answer_message, error_message, sources_panel, sources_section, user_message
+
+QUESTION = "متى يزور أولوند موسكو؟"
+EVIL = '<script>alert(1)</script><img src=x onerror="alert(2)">'
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (QUESTION, "rtl"),
+        ("When does Hollande visit Moscow?", "ltr"),
+        ("ما هو GDP فرنسا في 2015؟", "rtl"),
+        ("What does داعش mean?", "ltr"),
+        ("2015", "ltr"),
+        ("", "ltr"),
+    ],
+)
+def test_direction_is_decided_by_the_letters(text: str, expected: str) -> None:
+    assert text_direction(text) == expected
+    assert f'dir="{expected}"' in user_message(text)
+
+
+def _citation(number: int = 1, *, sentence: str = "الجملة الثانية.", url: str | None = None) -> Citation:
+    passage = f"الجملة الأولى {EVIL}. {sentence} الجملة الثالثة."
+    offset = passage.index(sentence)
+    return Citation(
+        number=number, sentence=sentence, start=100 + offset, end=100 + offset + len(sentence), passage_id="a:0",
+        passage_text=passage, passage_start=100, passage_end=100 + len(passage), article_id="a", title=f"عنوان {EVIL}",
+        origin="x.txt", score=0.5, site="مصدر24", agency="رويترز", published="2015-11-25", url=url,
+    )
+
+
+def _answer(citations: tuple[Citation, ...], text: str = f"الجواب {EVIL} [1] [7]") -> Answer:
+    return Answer(question=f"سؤال {EVIL}", text=text, citations=citations, hits=(), abstained=not citations,
+                  language="ar", search_query=f"سؤال {EVIL}")
+
+
+def test_messages_escape_everything_and_link_only_real_markers() -> None:
+    message = answer_message(_answer((_citation(),)), turn=2)
+    assert "<script" not in message and "<img" not in message and "&lt;script&gt;" in message
+    assert '<a class="qa-cite" href="#qa-src-2-1"' in message
+    assert "[7]" in message and "#qa-src-2-7" not in message  # no citation 7: left as text
+    assert 'dir="rtl"' in answer_message(_answer((_citation(),), text="يزور أولوند موسكو يوم الخميس 26 نوفمبر [1]"), 1)
+    user = user_message(f"What is this {EVIL}?\nsecond line")
+    assert "<script" not in user and 'dir="ltr"' in user and "<br>" in user
+
+
+def test_sources_highlight_the_cited_sentence_and_escape_the_article() -> None:
+    citation = _citation(url="javascript:alert(1)")
+    text = " " * 100 + citation.passage_text
+    article = Article(id="a", title=citation.title, text=text, origin="x.txt")
+    section = sources_section(3, _answer((citation,)), {"a": article})
+    assert 'id="qa-src-3-1"' in section
+    assert '<mark class="qa-hl">الجملة الثانية.</mark>' in section
+    assert section.count('<mark class="qa-hl">') == 2  # in the passage and in the whole article
+    assert "<script" not in section and "<img" not in section and "javascript:" not in section
+    assert "مصدر24 · رويترز · 2015-11-25" in section
+    linked = sources_section(1, _answer((_citation(url="https://example.com/a?b=1&c=<2>"),)), {})
+    assert 'href="https://example.com/a?b=1&amp;c=&lt;2&gt;"' in linked and 'rel="noopener noreferrer nofollow"' in linked
+
+
+def test_the_score_is_labelled_in_arabic() -> None:
+    section = sources_section(1, _answer((_citation(),)), {})
+    assert 'الدرجة <bdi dir="ltr">0.500</bdi>' in section
+    assert "score" not in section.replace('class="qa-score"', "")
+
+
+def test_abstention_lists_the_nearest_passages() -> None:
+    hit = Hit(passage_id="a:0", article_id="a", ordinal=0, text=f"نص {EVIL}", score=0.1, start=0, end=10,
+              title="عنوان", origin="x.txt")
+    answer = Answer(question="س", text="لا تذكر المقالات المتاحة إجابة.", citations=(), hits=(hit,), abstained=True,
+                    language="ar", search_query="س")
+    section = sources_section(1, answer, {})
+    assert "أقرب المقاطع" in section and "&lt;script&gt;" in section and "<script" not in section
+    assert "qa-abstained" in answer_message(answer, 1)
+    assert "الدرجة" in section
+
+
+def test_the_panel_keeps_the_newest_open_and_folds_the_older() -> None:
+    assert sources_panel([]) == EMPTY_PANEL
+    panel = sources_panel(["<section>1</section>", "<section>2</section>", "<section>3</section>"])
+    assert panel.index("<section>3</section>") < panel.index("سؤال سابق (2)") < panel.index("سؤال سابق (1)")
+    assert panel.count("<details class=\"qa-older\">") == 2
+
+
+def test_explain_hides_internal_errors() -> None:
+    problem = explain(RuntimeError("secret /etc/passwd detail"))
+    assert problem.status == 500 and "secret" not in problem.detail and "reference" in problem.detail
+    assert explain(QueryError("the question is empty")).status == 400
+    assert explain(IndexMissingError("no index at x")).status == 503
+    assert explain(Busy()).status == 503
+    assert explain(RequestError("too big", 413, "too_large")).kind == "too_large"
+
+
+def test_error_messages_are_escaped() -> None:
+    message = error_message(explain(QueryError(f"bad {EVIL}")))
+    assert "<script" not in message and "تعذّر قبول السؤال" in message and 'dir="ltr"' in message
