@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 
 from qa.cli import EXIT_USAGE, main
-from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.slow
 
@@ -33,28 +32,17 @@ ANSWERED = [
 ]
 
 
-@pytest.fixture(scope="module")
-def index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
-    import qa
-    from qa.embed import Embedder
-
-    embedder = Embedder()
-    out = tmp_path_factory.mktemp("cli-questions") / "vectors"
-    qa.build_index([SEEDS], out, embedder=embedder)
-    return out, qa.Retriever.load(out, embedder=embedder)
-
-
 @pytest.fixture()
-def cli(index: tuple[Path, Any], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
-    """Run `qa ARGS --index INDEX`; (exit code, stdout, stderr). The index is loaded once for the module."""
+def cli(seed_index: Path, embedder: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Any:
+    """Run `qa ARGS --index SEED_INDEX`; (exit code, stdout, stderr). Every load shares the session's model."""
     import qa
 
-    folder, retriever = index
-    monkeypatch.setattr(qa.Retriever, "load", lambda path, **options: retriever)
+    load = qa.Retriever.load
+    monkeypatch.setattr(qa.Retriever, "load", lambda path, **options: load(path, **{**options, "embedder": embedder}))
 
     def run(*args: str) -> tuple[int, str, str]:
         try:
-            code = main([*args, "--index", str(folder)])
+            code = main([*args, "--index", str(seed_index)])
         except SystemExit as exit_:
             code = exit_.code
         out, err = capsys.readouterr()
