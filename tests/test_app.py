@@ -20,7 +20,7 @@ from qa.records import Hit
 from qa.web.background import BackgroundServer, background_server, serve_in_background
 from qa.web.engine import Engine
 from qa.web.errors import Busy
-from qa.web.request import strip_bidi_controls
+from qa.web.request import parse_query, strip_bidi_controls
 from qa.web.server import create_app
 from tests.conftest import ROOT, SEEDS
 
@@ -124,6 +124,24 @@ def test_the_json_api_passes_the_parsed_query_and_returns_ranked_hits(tmp_path: 
                           "model": "stand-in", "created": "2015-11-26T00:00:00+00:00"}
     assert engine.sites() == engine.sites() == ("gen-1", ["reuters.com", "مصدر24"])
     assert retriever.site_reads == 1  # read once per generation
+
+
+@pytest.mark.slow
+def test_the_engine_keeps_one_answerer_across_questions(seed_index: Path, embedder: Any,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa.answer
+
+    made: list[object] = []
+    real = qa.answer.make_answerer
+    monkeypatch.setattr(qa.answer, "make_answerer", lambda choice, emb: made.append(choice) or real(choice, emb))
+    with qa.Retriever.load(seed_index, embedder=embedder) as retriever:
+        engine = Engine(retriever)
+        first, _ = engine.ask(parse_query({"question": QUESTION}, with_history=True))
+        second, _ = engine.ask(parse_query({"question": "كم شخصا قتل في هجمات باريس؟"}, with_history=True))
+    # Built once (from the settings' choice), then the same instance is passed to every ask:
+    # its sentence-vector cache outlives a request only if the answerer does.
+    assert len(made) == 3 and made[0] is None and made[1] is made[2] and hasattr(made[1], "answer")
+    assert "الخميس" in first.text and "130" in second.text
 
 
 # ---------------------------------------------------------------- the real app, real model, index of the seeds

@@ -16,6 +16,8 @@ from qa.web.errors import Busy
 from qa.web.request import Query
 
 if TYPE_CHECKING:
+    from qa.answer import Answerer
+    from qa.embed import Embedder
     from qa.retrieve import Retriever
 
 # How long a question waits for a free slot before it is told the server is busy.
@@ -32,7 +34,8 @@ class Engine:
     """
 
     def __init__(self, retriever: Retriever | None, problem: str | None = None, *, slots: int = 1, backlog: int = 32,
-                 index: Path | None = None, check_seconds: float = POINTER_CHECK_SECONDS) -> None:
+                 index: Path | None = None, check_seconds: float = POINTER_CHECK_SECONDS,
+                 answerer: str | Answerer | None = None) -> None:
         self.live = LiveIndex(retriever, index, problem=problem, check_seconds=check_seconds)
         self.slots = slots
         self.backlog = backlog
@@ -42,6 +45,10 @@ class Engine:
         self._lock = threading.Lock()
         # The site names of the generation served, read once per generation (a scan of the passage store).
         self._sites: tuple[str | None, list[str]] = (None, [])
+        # One answerer for every request (its sentence-vector cache must outlive a request), remade
+        # only when a new generation comes with another embedder.
+        self._answerer_choice = answerer
+        self._answerer: tuple[Embedder | None, Answerer | None] = (None, None)
 
     @contextmanager
     def admit(self) -> Iterator[None]:
@@ -85,12 +92,23 @@ class Engine:
     def ask(self, query: Query, *, with_articles: bool = False) -> tuple[Answer, dict[str, Article]]:
         """The answer, and (for the UI) the whole articles it cites, by id."""
         with self._slot() as retriever:
-            answer = qa.ask(query.question, retriever, history=query.history, k=query.k, mode=query.mode, filters=query.filters)
+            answer = qa.ask(query.question, retriever, history=query.history, k=query.k, mode=query.mode,
+                            filters=query.filters, answerer=self._answerer_for(retriever))
             articles = {}
             if with_articles:
                 for article_id in dict.fromkeys(c.article_id for c in answer.citations):
                     articles[article_id] = retriever.article(article_id)
         return answer, articles
+
+    def _answerer_for(self, retriever: Retriever) -> Answerer:
+        from qa.answer import make_answerer
+
+        with self._lock:
+            embedder, answerer = self._answerer
+            if answerer is None or embedder is not retriever.embedder:
+                answerer = make_answerer(self._answerer_choice, retriever.embedder)
+                self._answerer = (retriever.embedder, answerer)
+            return answerer
 
     def sites(self) -> tuple[str | None, list[str]]:
         """The generation served and the site names its articles carry, sorted (none without an index)."""
