@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -75,6 +76,27 @@ def test_manifest_describes_the_index(seed_index: Path, embedder: Embedder) -> N
     assert set(manifest.files) == {"index.faiss", "vectors.npy", "store.sqlite", *manifest.lexical.files}
     assert manifest.index.type == "flat" and manifest.inputs and manifest.build and manifest.build["index_type"] == "auto"
     assert manifest.corpus_sha256 is not None and len(manifest.corpus_sha256) == 64
+
+
+def test_a_first_build_says_it_builds_a_new_index(tmp_path: Path, seed_file: Path, embedder: Embedder,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    out = tmp_path / "vectors"
+    with caplog.at_level(logging.INFO, logger="qa"):
+        qa.build_index([seed_file], out, embedder=embedder)
+    messages = [r.getMessage() for r in caplog.records if r.name.startswith("qa")]
+    assert f"no index at {out} yet: building a new one" in messages
+    assert not any("build one with" in m for m in messages)
+
+
+def test_files_the_build_does_not_read_leave_it_a_no_op(tmp_path: Path, seed_file: Path, embedder: Embedder) -> None:
+    sources = tmp_path / "articles"
+    sources.mkdir()
+    shutil.copy(seed_file, sources / "seed.txt")
+    out = tmp_path / "vectors"
+    qa.build_index([sources], out, embedder=embedder)
+    (sources / ".draft.txt").write_text("مسودة لم تنشر", encoding="utf-8")
+    (sources / "notes.pdf").write_bytes(b"%PDF")
+    assert qa.build_index([sources], out, embedder=embedder).unchanged
 
 
 def _copy_index(src: Path, dst: Path) -> Path:

@@ -19,7 +19,7 @@ from qa.config import INDEX_FORMAT
 from qa.embed import Embedder
 from qa.errors import IndexStoreError
 from qa.store import CURRENT, MANIFEST, STORE
-from tests.conftest import ANT, ROOT, SEEDS
+from tests.conftest import ANT, ROOT, SEEDS, require
 
 pytestmark = pytest.mark.slow
 
@@ -159,8 +159,7 @@ def test_the_console_script_reports_damage_in_one_line(seed_index: Path, tmp_pat
 
 def test_a_build_killed_at_random_moments_never_harms_the_index(tmp_path: Path) -> None:
     """The reduced run of benchmarks/kill_build.py: three SIGKILLs at seeded moments, checks after each."""
-    if not ANT.exists():
-        pytest.skip("shared ANT corpus not present")
+    require(ANT.is_file(), f"shared ANT corpus not present at {ANT}")
     command = [
         sys.executable, str(ROOT / "benchmarks" / "kill_build.py"), "--kills", "3", "--articles", "20", "--step", "20",
         "--max-chars", "300", "--seed", "1", "--rebuild-in-process", "--workdir", str(tmp_path), "--json",

@@ -16,14 +16,13 @@ from qa.config import FLAT_MAX_PASSAGES, Settings
 from qa.embed import Embedder
 from qa.errors import SettingsError
 from qa.index import VectorIndex, choose_type, exact_neighbours, measure_recall
-from tests.conftest import ANT
+from tests.conftest import ANT, require
 
 QUESTIONS = ["ما هي أسعار النفط؟", "الانتخابات الرئاسية في مصر", "مباراة كرة القدم"]
 
 
 def _ant_lines(count: int) -> list[str]:
-    if not ANT.is_file():
-        pytest.skip("shared ANT corpus not present")
+    require(ANT.is_file(), f"shared ANT corpus not present at {ANT}")
     lines = []
     with gzip.open(ANT, "rt", encoding="utf-8") as stream:
         for line in stream:
