@@ -21,6 +21,8 @@ from qa.errors import (
 )
 from qa.manifest import Chunking
 from qa.store import CURRENT, current_generation
+from qa.stores.base import StoreWriter
+from qa.stores.faiss_build import FaissWriter
 from tests.conftest import SEEDS
 
 pytestmark = pytest.mark.slow
@@ -102,6 +104,21 @@ def test_files_the_build_does_not_read_leave_it_a_no_op(tmp_path: Path, seed_fil
 def _copy_index(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst
+
+
+def test_the_faiss_writer_is_a_store_writer_and_an_abort_keeps_the_index(
+    tmp_path: Path, seed_index: Path, embedder: Embedder
+) -> None:
+    out = _copy_index(seed_index, tmp_path / "vectors")
+    before = current_generation(out)
+    with FaissWriter.open(out, embedder=embedder, settings=Settings()) as writer:
+        assert isinstance(writer, StoreWriter)
+        assert writer.base is not None and len(writer.existing()) == writer.base.counts.articles == 1
+        writer.remove(list(writer.existing()))
+        assert writer.recovered_vectors(["0" * 64]) == {}  # opens this build's temporary generation
+        writer.abort()
+    assert current_generation(out) == before
+    assert qa.Retriever.load(out, embedder=embedder).size == writer.base.counts.passages
 
 
 def test_rebuild_reuses_every_unchanged_embedding(tmp_path: Path, seed_file: Path, embedder: Embedder) -> None:
