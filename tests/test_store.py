@@ -15,7 +15,7 @@ import pytest
 
 import qa
 from qa.embed import Embedder
-from qa.errors import QueryError
+from qa.errors import QueryError, SettingsError
 from qa.fusion import Ranking
 from qa.records import Filters
 from qa.stores import open_store
@@ -222,3 +222,8 @@ def test_rankings_are_int64_rows_best_first(store: Store) -> None:
     for ranking in [*store.dense_search(_queries(store, 2), 5), *store.lexical_search(["زلزال"], 5)]:
         assert isinstance(ranking, Ranking) and ranking.rows.dtype == np.int64
         assert np.all(np.diff(ranking.scores) <= 0)
+
+
+def test_an_unknown_backend_is_refused_naming_the_valid_ones(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="store must be one of faiss, got 'elastic'"):
+        open_store("elastic", tmp_path)
