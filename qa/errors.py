@@ -35,6 +35,10 @@ class IndexCorruptError(IndexStoreError):
     """A file of the index does not match the checksum in its manifest."""
 
 
+class StoreClosedError(IndexStoreError):
+    """An index was used after it was closed."""
+
+
 class QueryError(QAError):
     """A question or search option is not acceptable."""
 

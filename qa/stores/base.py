@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from qa.errors import IndexStoreError
+from qa.errors import StoreClosedError
 from qa.manifest import Manifest
 from qa.records import Article, Filters, Passage
 from qa.store import StoredPassage
@@ -17,10 +17,6 @@ if TYPE_CHECKING:
     from qa.fusion import Ranking
 
 __all__ = ["IndexedArticle", "Store", "StoreClosedError", "StoreWriter", "StoredPassage"]
-
-
-class StoreClosedError(IndexStoreError):
-    """A store was used after `close()`."""
 
 
 @runtime_checkable
