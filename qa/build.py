@@ -101,18 +101,7 @@ class BuildReport:
 
 
 class BuildWriter(StoreWriter, Protocol):
-    """What a build needs from a store writer besides `StoreWriter`: the version it starts from,
-    unchanged articles kept by reference, a killed build's vectors, and what was published."""
-
-    @property
-    def base(self) -> Manifest | None:
-        """The manifest of the version this build starts from (None: it starts from nothing)."""
-
-    def keep(self, article: Article) -> int:
-        """`article` is unchanged (same sha256): it stays, under its new origin; return its passage count."""
-
-    def recovered_vectors(self, hashes: Sequence[str]) -> dict[str, np.ndarray]:
-        """Vectors a killed build of this same model committed, for these embedded-text hashes."""
+    """A `StoreWriter` that also says what it published: the full manifest and where it lives."""
 
     manifest: Manifest | None
     path: Path | None
