@@ -39,6 +39,10 @@ class StoreClosedError(IndexStoreError):
     """An index was used after it was closed."""
 
 
+class StoreUnavailableError(IndexStoreError):
+    """The store's server does not answer, refused the credentials, or went away during a call."""
+
+
 class QueryError(QAError):
     """A question or search option is not acceptable."""
 
