@@ -20,7 +20,7 @@ MODES = ("hybrid", "dense", "lexical")
 PRECISIONS = ("auto", "float32", "bfloat16")
 INDEX_TYPES = ("auto", "flat", "hnsw")
 STORES = ("faiss",)
-ANSWERERS = ("extractive",)
+ANSWERERS = ("extractive", "llm")
 MAX_TOP_K = 200
 MAX_QUESTION_CHARS = 2000
 

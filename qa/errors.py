@@ -49,3 +49,7 @@ class QueryError(QAError):
 
 class SettingsError(QAError, ValueError):
     """A setting or argument has a value outside its valid range."""
+
+
+class LLMError(QAError):
+    """The language-model server cannot be reached, times out, or returns nothing usable."""

@@ -169,3 +169,19 @@ class Answer:
     abstained: bool
     language: str
     search_query: str
+    # Who composed the answer ("extractive" or "llm"); `note` says why a generated answer fell back
+    # to extraction or that sentences were removed, and `removed` lists the generated sentences the
+    # verifier removed because the passages they cite do not support them.
+    answerer: str = "extractive"
+    note: str = ""
+    removed: tuple[Removed, ...] = ()
+
+
+@dataclass(frozen=True)
+class Removed:
+    """A generated sentence left out of an answer: what it said, the passages it cited, why it failed."""
+
+    sentence: str
+    cited: tuple[int, ...]
+    support: float
+    reason: str
