@@ -6,7 +6,7 @@ import math
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -37,10 +37,12 @@ __all__ = [
     "ABSTENTION",
     "ANSWERER_FACTORIES",
     "Answerer",
+    "AnswererFactory",
     "Encoder",
     "ExtractiveAnswerer",
     "answer_sentences",
     "ask",
+    "ask_stream",
     "make_answerer",
 ]
 
@@ -57,10 +59,14 @@ class Answerer(Protocol):
 
     An implementation reads only `hits` (never the index), so a generative
     answerer can replace the extractive one without touching retrieval or the UI.
+    `history` holds the earlier turns (the question is already resolved against them,
+    for retrieval); an answerer that writes its own words may read them. An answerer
+    may also offer `stream(question, hits, *, language, history)`, yielding its text
+    piece by piece and then the `Answer` (see `ask_stream`).
     See `ANSWERER_FACTORIES` for how a new one is registered.
     """
 
-    def answer(self, question: str, hits: Sequence[Hit], *, language: str) -> Answer: ...
+    def answer(self, question: str, hits: Sequence[Hit], *, language: str, history: Sequence[Turn] = ()) -> Answer: ...
 
 
 class Encoder(Protocol):
@@ -247,13 +253,14 @@ class ExtractiveAnswerer:
             f"max_words={self.max_words}, margin={self.margin}, min_support={self.min_support})"
         )
 
-    def answer(self, question: str, hits: Sequence[Hit], *, language: str) -> Answer:
+    def answer(self, question: str, hits: Sequence[Hit], *, language: str, history: Sequence[Turn] = ()) -> Answer:
         """Compose the answer to `question` from `hits` (best first), or abstain.
 
         Args:
             question: what the sentences are scored against (for a follow-up, the resolved query).
             hits: the retrieved passages, best first.
             language: "ar", "en" or "fr": the language an abstention is worded in.
+            history: unused: `question` is already resolved against it.
         """
         candidates = self._candidates(question, hits)
         if not candidates or candidates[0].score < self.min_support:
@@ -363,36 +370,47 @@ def _cited(question: str, chosen: Sequence[_Candidate], hits: Sequence[Hit], lan
     )
 
 
+AnswererFactory = Callable[[Encoder], Answerer]
+
+
+def _llm(embedder: Encoder) -> Answerer:
+    # By name alone it knows no server: every answer is the extractive one, with a note saying so.
+    # A configured one comes from `qa.llm.llm_answerer(LLMConfig(url=...))`.
+    from qa.llm import LLMAnswerer
+
+    return LLMAnswerer(embedder)
+
+
 # The answerers by name, one entry per name in `qa.config.ANSWERERS` (a test checks both
-# agree); each factory takes the retriever's embedder. A second answerer is one new
-# module implementing `Answerer` (say qa/generative.py with a `GenerativeAnswerer`),
-# its name added to `ANSWERERS` and one entry here, a factory that imports the module
-# when called so its dependencies load only when it is chosen:
-#     def _generative(embedder: Encoder) -> Answerer:
-#         from qa.generative import GenerativeAnswerer
-#         return GenerativeAnswerer()
+# agree); each factory takes the retriever's embedder. A new answerer is one new module
+# implementing `Answerer`, its name added to `ANSWERERS` and one entry here, a factory that
+# imports the module when called so its dependencies load only when it is chosen (as `_llm`).
 # The answer tests run end to end against every registered answerer.
-ANSWERER_FACTORIES: dict[str, Callable[[Encoder], Answerer]] = {"extractive": ExtractiveAnswerer}
+ANSWERER_FACTORIES: dict[str, AnswererFactory] = {"extractive": ExtractiveAnswerer, "llm": _llm}
 
 
-def make_answerer(choice: str | Answerer | None, embedder: Encoder) -> Answerer:
-    """The answerer `choice` names, built over `embedder`; an `Answerer` is returned as it is.
+def make_answerer(choice: str | Answerer | AnswererFactory | None, embedder: Encoder) -> Answerer:
+    """The answerer `choice` names, built over `embedder`; an `Answerer` is returned as it is, a factory is called.
 
     Build it once and pass it to every `ask`: the extractive answerer keeps the
     vectors of the sentences it has read, so passages asked about again are not
     embedded again.
 
     Args:
-        choice: a name in `qa.config.ANSWERERS`, an `Answerer`, or None for `Settings().answerer`.
+        choice: a name in `qa.config.ANSWERERS`, an `Answerer`, a factory taking the embedder
+            (such as `qa.llm.llm_answerer(config)`), or None for `Settings().answerer`.
         embedder: the retriever's embedder (`retriever.embedder`).
 
     Raises:
-        SettingsError: `choice` is neither an `Answerer` nor one of the names in `qa.config.ANSWERERS`.
+        SettingsError: `choice` is neither an `Answerer` nor a factory nor one of the names in `qa.config.ANSWERERS`.
     """
     if choice is None:
         choice = Settings().answerer
-    if isinstance(choice, Answerer):
+    # A class has an `answer` attribute too: only an instance is an answerer ready to use.
+    if isinstance(choice, Answerer) and not isinstance(choice, type):
         return choice
+    if callable(choice) and not isinstance(choice, str):
+        return choice(embedder)
     return ANSWERER_FACTORIES[check_choice("answerer", choice, ANSWERERS)](embedder)
 
 
@@ -402,7 +420,7 @@ def ask(
     *,
     history: Sequence[Turn] = (),
     k: int | None = None,
-    answerer: str | Answerer | None = None,
+    answerer: str | Answerer | AnswererFactory | None = None,
     **search_options: Any,
 ) -> Answer:
     """Answer a question from the index, every sentence cited, or say the articles do not.
@@ -413,10 +431,11 @@ def ask(
         history: the earlier turns of the conversation, oldest first.
         k: passages retrieved (the answer's candidates, and what an abstention lists);
             None means the retriever's settings (`Settings.top_k`).
-        answerer: how the answer is composed: an `Answerer`, or a name in
+        answerer: how the answer is composed: an `Answerer`, a factory, or a name in
             `qa.config.ANSWERERS` (None: `Settings().answerer`) built for this call
             by `make_answerer` over the retriever's embedder. To ask many questions,
-            pass one `Answerer` built by `make_answerer`, so its caches last.
+            pass one `Answerer` built by `make_answerer`, so its caches last. For a
+            generated answer: `answerer=qa.llm.llm_answerer(qa.llm.LLMConfig(url))`.
         **search_options: passed to `retriever.search` (`mode`, `filters`, ...).
 
     Returns:
@@ -426,9 +445,34 @@ def ask(
         QueryError: the question, `k` or a search option is not acceptable.
         SettingsError: `answerer` names no registered answerer.
     """
+    for event in ask_stream(question, retriever, history=history, k=k, answerer=answerer, stream=False, **search_options):
+        if isinstance(event, Answer):
+            return event
+    raise AssertionError("ask_stream ends with an Answer")
+
+
+def ask_stream(
+    question: str,
+    retriever: Retriever,
+    *,
+    history: Sequence[Turn] = (),
+    k: int | None = None,
+    answerer: str | Answerer | AnswererFactory | None = None,
+    stream: bool = True,
+    **search_options: Any,
+) -> Iterator[str | Answer]:
+    """`ask`, with the answer's text piece by piece as an answerer that streams writes it, then the `Answer`.
+
+    The pieces are the generator's raw text, before verification: show them as
+    work in progress and replace them with the `Answer`, the only thing checked.
+    An answerer without `stream` yields its `Answer` alone. Arguments and errors as `ask`.
+    """
     question = check_question(question)
     chosen = make_answerer(answerer, retriever.embedder)
     query = resolve_followup(question, history)
     hits = retriever.search(query, k, **search_options)
-    answer = chosen.answer(query, hits, language=detect_language(question))
-    return replace(answer, question=question, search_query=query)
+    language = detect_language(question)
+    streaming = getattr(chosen, "stream", None) if stream else None
+    events = streaming(query, hits, language=language, history=history) if streaming else [chosen.answer(query, hits, language=language, history=history)]
+    for event in events:
+        yield replace(event, question=question, search_query=query) if isinstance(event, Answer) else event

@@ -1,0 +1,178 @@
+"""Checks each sentence of a generated answer against the passages it cites: embedding support plus numbers and names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from qa.records import Hit
+from qa.text import content_words, is_arabic, split_words
+
+if TYPE_CHECKING:
+    from qa.answer import Encoder
+    from qa.llm.prompt import Claim
+
+# Fitted by benchmarks/bench_llm.py (calibrate) on the calibration half of XQuAD-ar, Arabic and English
+# claims, multilingual-e5-small: the least support and same-script word coverage that let at most 5% of
+# claims checked against another paragraph through, then measured on the held-out half. Rerun it for
+# another embedding model.
+SUPPORT_THRESHOLD = 0.84
+MIN_COVERAGE = 0.5
+# A claim's support is its best cosine with one sentence, or two adjacent ones (a claim may join them).
+WINDOW_SENTENCES = 2
+
+_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
+_NUMBER = re.compile(r"\d+(?:[.,٫]\d+)*")
+_LATIN_NAME = re.compile(r"\b[A-Z][\w'’-]*[a-z][\w'’-]*")
+_NOT_NAMES = frozenset(
+    "The A An And But In On At Of For To From By With He She It They We You I His Her Its Their This That These Those "
+    "There Here When Where Who What Why How Yes No Le La Les Un Une Des Du Et Il Elle Ils Elles Ce Cette Ces Au Aux "
+    "Mr Mrs Dr According However Also After Before During Then Thus Some Many".split()
+)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The span of a cited passage that supports a claim best: `passage.text[start:end]`, passage `number` of the prompt."""
+
+    number: int
+    start: int
+    end: int
+    similarity: float
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the verifier found for one claim; `reason` says why it failed ("" when verified)."""
+
+    text: str
+    cited: tuple[int, ...]
+    verified: bool
+    support: float
+    coverage: float | None
+    reason: str
+    evidence: tuple[Evidence, ...]
+
+
+@dataclass(frozen=True)
+class _Unit:
+    number: int
+    start: int
+    end: int
+    text: str
+
+
+class Verifier:
+    """Decides, sentence by sentence, whether the cited passages support a generated answer.
+
+    A claim is verified when it cites at least one passage it was given, and
+    - its support, the best cosine between the claim (as a query) and a sentence or two
+      adjacent sentences of its cited passages (as passages), is at least `threshold`:
+      the multilingual model compares an English claim with Arabic passages as well;
+    - every number it states appears in its cited passages (digits of any script);
+    - every capitalized Latin name it states appears in them, when they are in Latin script;
+    - when claim and passages share a script, at least `min_coverage` of its content words
+      (stems) appear in them.
+    Sentences of a passage that address an AI model ("ignore your instructions") support nothing.
+
+    Args:
+        encoder: the retriever's embedder.
+        threshold: the least support (default `SUPPORT_THRESHOLD`).
+        min_coverage: the least same-script word coverage (default `MIN_COVERAGE`).
+    """
+
+    def __init__(self, encoder: Encoder, *, threshold: float = SUPPORT_THRESHOLD, min_coverage: float = MIN_COVERAGE) -> None:
+        self.encoder = encoder
+        self.threshold = threshold
+        self.min_coverage = min_coverage
+
+    def __repr__(self) -> str:
+        return f"Verifier(threshold={self.threshold}, min_coverage={self.min_coverage})"
+
+    def verify(self, claims: Sequence[Claim], passages: Sequence[Hit]) -> list[Verdict]:
+        """A verdict for each claim, in order; `passages[n - 1]` is the passage a claim's `[n]` cites."""
+        from qa.answer import answer_sentences
+        from qa.llm.prompt import looks_like_instruction
+
+        units: dict[int, list[_Unit]] = {}
+        for number in sorted({n for c in claims for n in c.cited if 1 <= n <= len(passages)}):
+            text = passages[number - 1].text
+            spans = [s for s in answer_sentences(text) if not looks_like_instruction(text[s.start:s.end])]
+            found = []
+            for i in range(len(spans)):
+                for j in range(i, min(i + WINDOW_SENTENCES, len(spans))):
+                    # Two sentences only when adjacent in the text (no instruction removed between them).
+                    found.append(_Unit(number, spans[i].start, spans[j].end, text[spans[i].start:spans[j].end]))
+            units[number] = found
+        flat = [u for number in units for u in units[number]]
+        checked = [c for c in claims if any(n in units and units[n] for n in c.cited)]
+        similarity = np.zeros((len(checked), len(flat)), dtype=np.float32)
+        if checked and flat:
+            claim_vectors = self.encoder.encode_queries([c.text for c in checked])
+            unit_vectors = self.encoder.encode_passages(list(dict.fromkeys(u.text for u in flat)))
+            row = {text: i for i, text in enumerate(dict.fromkeys(u.text for u in flat))}
+            similarity = claim_vectors @ unit_vectors[[row[u.text] for u in flat]].T
+        scores = {id(c): similarity[i] for i, c in enumerate(checked)}
+        return [self._judge(claim, passages, units, flat, scores.get(id(claim))) for claim in claims]
+
+    def _judge(self, claim: Claim, passages: Sequence[Hit], units: dict[int, list[_Unit]], flat: list[_Unit],
+               scores: np.ndarray | None) -> Verdict:
+        cited = tuple(n for n in claim.cited if n in units)
+        if not claim.cited:
+            return Verdict(claim.text, claim.cited, False, 0.0, None, "cites no passage", ())
+        if not cited or scores is None:
+            return Verdict(claim.text, claim.cited, False, 0.0, None, "cites no passage it was given", ())
+        evidence = []
+        for number in cited:
+            best = max((i for i, u in enumerate(flat) if u.number == number), key=lambda i: scores[i])
+            unit = flat[best]
+            evidence.append(Evidence(number, unit.start, unit.end, float(scores[best])))
+        support = max(e.similarity for e in evidence)
+        source = "\n".join(passages[n - 1].text for n in cited)
+        coverage = word_coverage(claim.text, source)
+        reason = ""
+        missing_numbers = numbers_missing(claim.text, source)
+        missing_names = names_missing(claim.text, source)
+        if support < self.threshold:
+            reason = f"support {support:.3f} is under {self.threshold:.3f}"
+        elif missing_numbers:
+            reason = f"the cited passages do not state {', '.join(missing_numbers)}"
+        elif missing_names:
+            reason = f"the cited passages do not name {', '.join(missing_names)}"
+        elif coverage is not None and coverage < self.min_coverage:
+            reason = f"only {coverage:.0%} of its words are in the cited passages"
+        return Verdict(claim.text, claim.cited, not reason, support, coverage, reason, tuple(evidence))
+
+
+def _numbers(text: str) -> list[str]:
+    return [n.replace(",", "").replace("٫", ".") for n in _NUMBER.findall(text.translate(_DIGITS))]
+
+
+def numbers_missing(claim: str, source: str) -> list[str]:
+    """The numbers `claim` states that `source` does not (thousands separators and digit scripts aside)."""
+    present = set(_numbers(source))
+    return [n for n in dict.fromkeys(_numbers(claim)) if n not in present]
+
+
+def names_missing(claim: str, source: str) -> list[str]:
+    """Capitalized Latin words of `claim` (past its first word) that a Latin-script `source` lacks."""
+    if is_arabic(source):
+        return []
+    folded = source.casefold()
+    words = _LATIN_NAME.findall(claim)[1:] if claim[:1].isupper() else _LATIN_NAME.findall(claim)
+    return [w for w in dict.fromkeys(words) if w not in _NOT_NAMES and w.casefold() not in folded]
+
+
+def word_coverage(claim: str, source: str) -> float | None:
+    """The share of `claim`'s content words whose stems `source` has, or None when they are in different scripts."""
+    if is_arabic(claim) != is_arabic(source):
+        return None
+    wanted = content_words(split_words(claim))
+    if not wanted:
+        return None
+    present = frozenset().union(*(w.keys for w in split_words(source)))
+    return sum(1 for w in wanted if w.keys & present) / len(wanted)
