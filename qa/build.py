@@ -16,12 +16,12 @@ import platform
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from itertools import islice
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from qa.chunk import Chunker
 from qa.config import INDEX_FORMAT, STORES, Settings, check_choice
 from qa.digest import file_sha256, text_sha256
 from qa.embed import Embedder
-from qa.errors import InputError
+from qa.errors import InputError, SettingsError
 from qa.index import choose_type
 from qa.ingest import JSONL_SUFFIXES, TEXT_SUFFIXES, iter_articles, iter_source_files
 from qa.lexical import DEFAULT_ANALYZER
@@ -38,6 +38,9 @@ from qa.records import Article, Skipped
 from qa.store import article_sha256
 from qa.stores.base import IndexedArticle, StoreWriter
 from qa.stores.faiss_build import FaissWriter, check_out
+
+if TYPE_CHECKING:
+    from qa.stores.milvus import MilvusTarget
 
 _ARTICLES_PER_BATCH = 64
 _SKIPPED_KEPT = 1000
@@ -116,24 +119,37 @@ def build_index(
     strict: bool = False,
     force: bool = False,
     progress: Callable[[BuildProgress], None] | None = None,
+    store: str | None = None,
+    uri: str | None = None,
+    token: str | None = None,
+    collection: str | None = None,
 ) -> BuildReport:
     """Build or update the index of `sources` in `out`.
 
     Only what changed since the current index is redone (see the module
     docstring); with `force`, every passage is chunked and embedded again.
 
+    Args:
+        store: the backend, one of qa.config.STORES; by default the settings' store ("faiss": `out` is a folder).
+        uri, token, collection: for the "milvus" store, the server (or Milvus Lite `.db` file), its token
+            and the alias readers open (`out` is not used).
+
     Raises:
         InputError: a source is missing, no article could be read, or (with
             `strict`) an input is bad.
         DuplicateArticleError: two articles share one id.
         IndexStoreError: another build is writing to `out`, or the disk is full
-            (the current index is left as it was).
+            (the current index is left as it was); StoreUnavailableError: the Milvus server does not answer.
     """
     settings = settings or Settings()
+    if store is not None:
+        settings = replace(settings, store=store)
     out = Path(out)
     if not sources:
         raise InputError("no sources given; name .txt/.md files, folders or .jsonl(.gz) files to index")
-    check_out(out)
+    target = _milvus_target(settings.store, uri, token, collection)
+    if target is None:
+        check_out(out)
     missing = [str(source) for source in sources if not Path(source).exists()]
     if missing:
         raise InputError("; ".join(f"{path}: no such file or folder" for path in missing))
@@ -148,14 +164,29 @@ def build_index(
         if progress is not None:
             progress(stats)
 
-    with _open_writer(out, embedder, settings, force, report) as writer:
+    with _open_writer(out, target, embedder, settings, force, report) as writer:
         return _build(writer, sources, settings, embedder, strict, stats, report, started)
 
 
-def _open_writer(out: Path, embedder: Embedder, settings: Settings, force: bool,
+def _milvus_target(store: str, uri: str | None, token: str | None, collection: str | None) -> MilvusTarget | None:
+    """Where a "milvus" build writes (None for the embedded store)."""
+    check_choice("store", store, STORES)
+    if store != "milvus":
+        return None
+    from qa.stores.milvus import DEFAULT_COLLECTION, MilvusTarget
+
+    if not uri:
+        raise SettingsError("the milvus store needs a URI: --uri ./news.db (Milvus Lite) or --uri http://host:19530")
+    return MilvusTarget(uri, collection or DEFAULT_COLLECTION, token or "")
+
+
+def _open_writer(out: Path, target: MilvusTarget | None, embedder: Embedder, settings: Settings, force: bool,
                  on_phase: Callable[[str, int, int | None], None]) -> AbstractContextManager[BuildWriter]:
     """The writer of the store `settings.store` names (one of qa.config.STORES)."""
-    check_choice("store", settings.store, STORES)
+    if target is not None:
+        from qa.stores.milvus_build import MilvusWriter
+
+        return MilvusWriter.open(target, embedder=embedder, settings=settings, force=force, on_phase=on_phase)
     return FaissWriter.open(out, embedder=embedder, settings=settings, force=force, on_phase=on_phase)
 
 

@@ -16,12 +16,11 @@ from qa.config import (
     check_choice,
 )
 from qa.embed import Embedder
-from qa.errors import IndexMismatchError, QueryError
+from qa.errors import IndexMismatchError, QueryError, SettingsError
 from qa.fusion import Candidates, Ranking, fuse
 from qa.manifest import Manifest
 from qa.normalize import normalize
 from qa.records import Article, Carrier, Filters, Hit
-from qa.store import REBUILD_HINT
 from qa.stores import open_store
 from qa.stores.base import Store, StoreClosedError, StoredPassage
 from qa.stores.filters import date_bounds, published_timestamp
@@ -61,6 +60,9 @@ class Retriever:
         verify: bool = True,
         settings: Settings | None = None,
         store: str | None = None,
+        uri: str | None = None,
+        token: str | None = None,
+        collection: str | None = None,
     ) -> Retriever:
         """Open the index at `path`, checking its files against the manifest and the model against the index.
 
@@ -72,14 +74,23 @@ class Retriever:
             verify: check the sha256 of every file (sizes are always checked).
             settings: search defaults (`top_k`, `mode`, `store`); by default `Settings()`.
             store: the backend, one of qa.config.STORES; by default the settings' store.
+            uri, token, collection: for the "milvus" store, the server (or Milvus Lite `.db` file), its token
+                and the alias to open (`path` is not used).
 
         Raises:
-            IndexMissingError, IndexCorruptError, IndexMismatchError, SettingsError.
+            IndexMissingError, IndexCorruptError, IndexMismatchError, SettingsError, StoreUnavailableError.
         """
         settings = settings if settings is not None else Settings()
-        opened = open_store(store if store is not None else settings.store, path, verify=verify)
+        kind = store if store is not None else settings.store
+        if kind == "milvus":
+            if not uri:
+                raise SettingsError("the milvus store needs a URI: --uri ./news.db (Milvus Lite) or --uri http://host:19530")
+            opened = open_store(kind, uri, verify=verify, token=token, collection=collection)
+        else:
+            opened = open_store(kind, path, verify=verify)
         try:
-            embedder = _check_model(opened, Path(path), model, chunk_tokens, embedder)
+            where = str(path) if opened.name == "faiss" else opened.location
+            embedder = _check_model(opened, where, _build_args(opened, Path(path)), model, chunk_tokens, embedder)
         except BaseException:
             opened.close()
             raise
@@ -206,21 +217,32 @@ class Retriever:
         return _group_wire_copies(candidates)
 
 
-def _check_model(store: Store, out: Path, model: str | None, chunk_tokens: int | None,
+def _build_args(store: Store, out: Path) -> str:
+    """The `qa build` options that write the store's index again."""
+    target = getattr(store, "target", None)
+    if target is None:
+        return f"--out {out}"
+    from qa.stores.milvus import safe_uri
+
+    return f"--store {store.name} --uri {safe_uri(target.uri)} --collection {target.collection}"
+
+
+def _check_model(store: Store, out: str, args: str, model: str | None, chunk_tokens: int | None,
                  embedder: Embedder | None) -> Embedder:
-    """The embedder for the store's index: `embedder`, or the model that built it; refuses a mismatch."""
-    hint = REBUILD_HINT.format(out=out)
+    """The embedder for the store's index (at `out`, built by `qa build SOURCES args`): `embedder`, or the
+    model that built it; refuses a mismatch."""
+    hint = f"rebuild it with `qa build SOURCES {args}`"
     built = store.manifest.model
     if model is not None and model != built.name:
         raise IndexMismatchError(
             f"{out} was built with the model {built.name!r}, not {model!r}; "
-            f"load it without a model, or rebuild it with `qa build SOURCES --out {out} --model {model}`"
+            f"load it without a model, or rebuild it with `qa build SOURCES {args} --model {model}`"
         )
     built_chunk = store.manifest.chunking.chunk_tokens
     if chunk_tokens is not None and chunk_tokens != built_chunk:
         raise IndexMismatchError(
             f"{out} was built with passages of {built_chunk} tokens, not {chunk_tokens}; "
-            f"rebuild it with `qa build SOURCES --out {out} --chunk-tokens {chunk_tokens}`"
+            f"rebuild it with `qa build SOURCES {args} --chunk-tokens {chunk_tokens}`"
         )
     if embedder is None:
         embedder = Embedder(built.name, precision=built.precision)

@@ -21,6 +21,7 @@ from qa.records import Filters
 from qa.stores import open_store
 from qa.stores.base import Store, StoreClosedError
 from qa.stores.filters import matches
+from tests.milvus_server import require_milvus, shared_server
 
 pytestmark = pytest.mark.slow
 
@@ -55,8 +56,26 @@ def _faiss(folder: Path, corpus: Path, embedder: Embedder) -> Callable[[], Store
     return lambda: open_store("faiss", out)
 
 
-# Backend name -> build the corpus into it, return an opener of the built store.
-BACKENDS: dict[str, Callable[[Path, Path, Embedder], Callable[[], Store]]] = {"faiss": _faiss}
+def _milvus_file(folder: Path, corpus: Path, embedder: Embedder) -> Callable[[], Store]:
+    require_milvus()
+    uri = str(folder / "news.db")
+    qa.build_index([corpus], embedder=embedder, settings=qa.Settings(index_type="flat"), store="milvus", uri=uri)
+    return lambda: open_store("milvus", uri)
+
+
+def _milvus_server(folder: Path, corpus: Path, embedder: Embedder) -> Callable[[], Store]:
+    server = shared_server()
+    collection = "t_" + folder.name.replace("-", "_")
+    qa.build_index([corpus], embedder=embedder, settings=qa.Settings(index_type="flat"), store="milvus",
+                   uri=server.uri, collection=collection)
+    return lambda: open_store("milvus", server.uri, collection=collection)
+
+
+# Backend name -> build the corpus into it, return an opener of the built store. Milvus runs both as
+# Milvus Lite on a local file and as a Milvus Lite gRPC server (the client path of a Milvus cluster).
+BACKENDS: dict[str, Callable[[Path, Path, Embedder], Callable[[], Store]]] = {
+    "faiss": _faiss, "milvus-file": _milvus_file, "milvus-server": _milvus_server,
+}
 
 FILTERS = [
     Filters(sources=("BBC",)),
