@@ -99,7 +99,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--json", action="store_true", help="one JSON object per mode, one per line")
     evaluate.add_argument("--keep", metavar="DIR", help="build the evaluation index in DIR and keep it; a rerun reuses its embeddings")
     evaluate.add_argument("--answers", action="store_true", help="grade composed answers instead of retrieval (mode default: %s): answer-hit, hit of [1], words, abstention, exact spans; on all questions and each half" % Settings.mode)
-    evaluate.add_argument("--answerer", choices=ANSWERERS, default=Settings.answerer, help="with --answers, what composes the answers (default: %(default)s)")
+    evaluate.add_argument("--answerer", choices=ANSWERERS, default=None, help="with --answers, what composes the answers (default: %s, or llm with --llm)" % Settings.answerer)
+    evaluate.add_argument("--questions", type=int, help="with --answers, grade only this many questions, spread evenly over the file (an LLM answers a few per minute on 2 cores)")
+    _add_llm_options(evaluate)
     evaluate.set_defaults(run=_eval)
 
     ask = commands.add_parser("ask", help="answer a question with cited sentences from the articles", description="Answer a question with sentences from the articles, each ending with its [n] citation, then list the numbered sources.")
@@ -107,7 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("-k", type=int, default=Settings.top_k, help="passages to read (default: %(default)s)")
     ask.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
     ask.add_argument("--json", action="store_true", help="the answer as one JSON object")
-    ask.add_argument("--answerer", choices=ANSWERERS, default=Settings.answerer, help="what composes the answer (default: %(default)s)")
+    ask.add_argument("--answerer", choices=ANSWERERS, default=None, help="what composes the answer (default: %s, or llm with --llm)" % Settings.answerer)
+    _add_llm_options(ask)
     _add_search_options(ask)
     ask.set_defaults(run=_ask)
     return parser
@@ -120,6 +123,25 @@ def _add_search_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="keep articles published on or after this date (YYYY-MM-DD)")
     parser.add_argument("--until", help="keep articles published on or before this date (YYYY-MM-DD)")
     parser.add_argument("--drop-undated", action="store_true", help="with --since/--until, drop articles that have no date")
+
+
+def _add_llm_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm", metavar="URL", default=os.environ.get("QA_LLM_URL"), help="an OpenAI-compatible chat server (Ollama, vLLM, llama.cpp, ...), e.g. http://127.0.0.1:11434/v1; answers are generated there and verified (or $QA_LLM_URL; the API key comes from $QA_LLM_API_KEY)")
+    parser.add_argument("--llm-model", metavar="NAME", default=os.environ.get("QA_LLM_MODEL", "default"), help="the model name the server knows (default: %(default)s, or $QA_LLM_MODEL)")
+
+
+def _answerer(args: argparse.Namespace) -> Any:
+    """The answerer the flags ask for: a name, or the LLM answerer's factory when a server is given."""
+    from qa.errors import SettingsError
+
+    choice = args.answerer or ("llm" if args.llm else Settings.answerer)
+    if choice != "llm":
+        return choice
+    if not args.llm:
+        raise SettingsError("the llm answerer needs a server: give --llm URL or set QA_LLM_URL")
+    from qa.llm import LLMConfig, llm_answerer
+
+    return llm_answerer(LLMConfig(args.llm, model=args.llm_model, api_key=os.environ.get("QA_LLM_API_KEY") or None))
 
 
 def _filters(args: argparse.Namespace) -> Filters:
@@ -204,7 +226,7 @@ def _eval(args: argparse.Namespace) -> int:
     from qa.evaluate import run_eval
 
     try:
-        settings = Settings(model=args.model, chunk_tokens=args.chunk_tokens, precision=args.precision, answerer=args.answerer)
+        settings = Settings(model=args.model, chunk_tokens=args.chunk_tokens, precision=args.precision)
     except ValueError as exc:
         print(f"qa eval: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -234,7 +256,11 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
 
     bar = None if args.json else _ProgressBar()
     try:
-        results = run_answer_eval(args.data, modes=args.mode or (settings.mode,), distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar)
+        # A generating answerer is measured beside the extractive one, on the same questions and index.
+        chosen = _answerer(args)
+        answerers = [Settings.answerer, chosen] if chosen != Settings.answerer else [chosen]
+        results = run_answer_eval(args.data, modes=args.mode or (settings.mode,), distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar,
+                                  answerers=answerers, questions_limit=args.questions)
     finally:
         if bar is not None:
             bar.close()
@@ -244,13 +270,14 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     print(
         f"{'mode':<8} {'split':<11} {'questions':>9} {'passages':>8} {'hit':>6} {'hit[1]':>6} {'words':>5} {'p90':>4} "
-        f"{'abstain':>7} {'spans':>6} {'p50 ms':>7} {'p95 ms':>7}"
+        f"{'abstain':>7} {'spans':>6} {'p50 ms':>7} {'p95 ms':>7}" + (f" {'answerer':<10} {'verified':>8} {'fallback':>8}" if len(answerers) > 1 else "")
     )
     for r in results:
         print(
             f"{r.mode:<8} {r.split:<11} {r.questions:>9} {r.passages:>8} {r.answer_hit:>6.3f} {r.first_sentence_hit:>6.3f} "
             f"{r.words_median:>5.0f} {r.words_p90:>4.0f} {r.abstention_rate:>7.3f} {r.spans_exact:>6.3f} "
             f"{r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
+            + (f" {r.answerer:<10} {'-' if r.verified_share is None else f'{r.verified_share:.3f}':>8} {r.fallback_rate:>8.3f}" if len(answerers) > 1 else "")
         )
     return EXIT_OK
 
@@ -259,11 +286,15 @@ def _ask(args: argparse.Namespace) -> int:
     from qa.answer import ask
 
     with qa.Retriever.load(args.index) as retriever:
-        answer = ask(args.question, retriever, k=args.k, answerer=args.answerer, mode=args.mode, filters=_filters(args))
+        answer = ask(args.question, retriever, k=args.k, answerer=_answerer(args), mode=args.mode, filters=_filters(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False))
         return EXIT_OK
     print(answer.text)
+    if answer.note:
+        print(f"qa: note: {answer.note}", file=sys.stderr)
+    for removed in answer.removed:
+        print(f"qa: removed: {removed.sentence} ({removed.reason})", file=sys.stderr)
     if answer.abstained:
         for hit in answer.hits:
             print(f"\n- {hit.title}{_meta(hit.site, hit.published)}\n    {_clip(hit.text)}")

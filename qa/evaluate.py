@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from qa.answer import Answerer, ExtractiveAnswerer, ask, make_answerer
+from qa.answer import Answerer, AnswererFactory, ExtractiveAnswerer, ask, make_answerer
 from qa.build import BuildProgress, build_index
 from qa.config import MODES, Settings
 from qa.embed import Embedder
@@ -206,6 +206,11 @@ class AnswerEvalResult:
     spans_exact: float
     latency_p50_ms: float
     latency_p95_ms: float
+    # Which answerer; for a generating one, the share of its sentences that verification kept
+    # (None when it wrote none) and the share of answers that fell back to extraction.
+    answerer: str = "extractive"
+    verified_share: float | None = None
+    fallback_rate: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,9 @@ class _Graded:
     words: int
     abstained: bool
     spans_exact: bool
+    kept: int = 0
+    removed: int = 0
+    fell_back: bool = False
 
 
 SPLITS = ("all", "calibration", "held-out")
@@ -263,16 +271,21 @@ def evaluate_answers(
     `latency_sample` questions asked with `ask` one at a time, as a user asks them.
     """
     answerer = make_answerer(answerer, retriever.embedder)
-    # Timed first, while the answerer has not yet seen (and cached) every passage.
-    latencies = []
-    for question in questions[:latency_sample]:
-        started = time.perf_counter()
-        ask(question.text, retriever, k=k, answerer=answerer, mode=mode)
-        latencies.append((time.perf_counter() - started) * 1000)
-    latencies.sort()
+    name = "llm" if hasattr(answerer, "stream") else "extractive"
     articles: dict[str, str] = {}
     graded: list[_Graded] = []
-    for start in range(0, len(questions), _BATCH):
+    # Timed first, while the answerer has not yet seen (and cached) every passage.
+    latencies = []
+    # A generating answerer takes seconds a question: each is asked once, timed and graded.
+    timed = questions if name == "llm" else questions[:latency_sample]
+    for question in timed:
+        started = time.perf_counter()
+        answer = ask(question.text, retriever, k=k, answerer=answerer, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+        if name == "llm":
+            graded.append(_grade(retriever, question, answer, articles))
+    latencies.sort()
+    for start in range(0, len(questions) if name != "llm" else 0, _BATCH):
         batch = questions[start:start + _BATCH]
         for question, hits in zip(batch, retriever.search_many([q.text for q in batch], k=k, mode=mode)):
             answer = answerer.answer(question.text, hits, language=detect_language(question.text))
@@ -284,6 +297,7 @@ def evaluate_answers(
             continue
         n = len(chosen)
         lengths = sorted(g.words for g in chosen if not g.abstained) or [0]
+        written = sum(g.kept + g.removed for g in chosen)
         results.append(
             AnswerEvalResult(
                 mode=mode,
@@ -298,12 +312,27 @@ def evaluate_answers(
                 spans_exact=sum(g.spans_exact for g in chosen) / n,
                 latency_p50_ms=statistics.median(latencies) if latencies else 0.0,
                 latency_p95_ms=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))] if latencies else 0.0,
+                answerer=name,
+                verified_share=sum(g.kept for g in chosen) / written if written else None,
+                fallback_rate=sum(g.fell_back for g in chosen) / n,
             )
         )
     return results
 
 
 def _grade(retriever: Retriever, question: Question, answer: Answer, articles: dict[str, str]) -> _Graded:
+    if answer.answerer == "llm":
+        # A generated answer is graded on what it says, not on the passage spans it cites.
+        from qa.llm.prompt import parse_claims
+
+        kept = [c.text for c in parse_claims(answer.text)] if not answer.abstained else []
+        return _Graded(
+            split=split_of(question.article_id),
+            hit=any(answer_contains(" ".join(kept), gold) for gold in question.answers),
+            first_hit=bool(kept) and any(answer_contains(kept[0], gold) for gold in question.answers),
+            words=sum(len(s.split()) for s in kept), abstained=answer.abstained, spans_exact=True,
+            kept=len(kept), removed=len(answer.removed),
+        )
     sentences = [c.sentence for c in answer.citations]
     exact = True
     for citation in answer.citations:
@@ -317,6 +346,8 @@ def _grade(retriever: Retriever, question: Question, answer: Answer, articles: d
         words=sum(len(s.split()) for s in sentences),
         abstained=answer.abstained,
         spans_exact=exact,
+        removed=len(answer.removed),
+        fell_back=answer.note.startswith("extractive answer"),
     )
 
 
@@ -331,13 +362,24 @@ def run_answer_eval(
     workdir: str | Path | None = None,
     keep: bool = False,
     progress: Callable[[BuildProgress], None] | None = None,
+    answerers: Sequence[str | Answerer | AnswererFactory] | None = None,
+    questions_limit: int | None = None,
 ) -> list[AnswerEvalResult]:
-    """Index the paragraphs of `data` (with distractors), then answer every question in each mode."""
+    """Index the paragraphs of `data` (with distractors), then answer every question in each mode, by each answerer.
+
+    `answerers` default to the settings' one; `questions_limit` keeps that many questions, spread evenly over the file.
+    """
     articles, questions = load_squad(data)
+    if questions_limit is not None and 0 < questions_limit < len(questions):
+        step = len(questions) / questions_limit
+        questions = [questions[int(i * step)] for i in range(questions_limit)]
     options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress)
     with _indexed(articles, **options) as retriever:
-        answerer = make_answerer((settings or Settings()).answerer, retriever.embedder)
-        return [result for mode in modes for result in evaluate_answers(retriever, questions, mode=mode, k=k, answerer=answerer)]
+        results = []
+        for choice in answerers or [(settings or Settings()).answerer]:
+            answerer = make_answerer(choice, retriever.embedder)
+            results += [result for mode in modes for result in evaluate_answers(retriever, questions, mode=mode, k=k, answerer=answerer)]
+        return results
 
 
 def calibrate_abstention(

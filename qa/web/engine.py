@@ -16,7 +16,7 @@ from qa.web.errors import Busy
 from qa.web.request import Query
 
 if TYPE_CHECKING:
-    from qa.answer import Answerer
+    from qa.answer import Answerer, AnswererFactory
     from qa.embed import Embedder
     from qa.retrieve import Retriever
 
@@ -35,7 +35,7 @@ class Engine:
 
     def __init__(self, retriever: Retriever | None, problem: str | None = None, *, slots: int = 1, backlog: int = 32,
                  index: Path | None = None, check_seconds: float = POINTER_CHECK_SECONDS,
-                 answerer: str | Answerer | None = None) -> None:
+                 answerer: str | Answerer | AnswererFactory | None = None) -> None:
         self.live = LiveIndex(retriever, index, problem=problem, check_seconds=check_seconds)
         self.slots = slots
         self.backlog = backlog
@@ -99,6 +99,28 @@ class Engine:
                 for article_id in dict.fromkeys(c.article_id for c in answer.citations):
                     articles[article_id] = retriever.article(article_id)
         return answer, articles
+
+    def use_answerer(self, choice: str | Answerer | AnswererFactory | None) -> None:
+        """Answer later questions with `choice` (a name, an answerer or a factory such as `qa.llm.llm_answerer(config)`)."""
+        with self._lock:
+            self._answerer_choice = choice
+            self._answerer = (None, None)
+
+    def ask_stream(self, query: Query, *, with_articles: bool = False) -> Iterator[str | tuple[Answer, dict[str, Article]]]:
+        """`ask`, with the text of a generating answerer piece by piece first (unverified), then the answer and articles."""
+        from qa.answer import ask_stream
+
+        with self._slot() as retriever:
+            for event in ask_stream(query.question, retriever, history=query.history, k=query.k, mode=query.mode,
+                                              filters=query.filters, answerer=self._answerer_for(retriever)):
+                if isinstance(event, str):
+                    yield event
+                    continue
+                articles = {}
+                if with_articles:
+                    for article_id in dict.fromkeys(c.article_id for c in event.citations):
+                        articles[article_id] = retriever.article(article_id)
+                yield event, articles
 
     def _answerer_for(self, retriever: Retriever) -> Answerer:
         from qa.answer import make_answerer

@@ -13,7 +13,16 @@ from qa.config import MODES
 from qa.records import Turn
 from qa.web.engine import Engine
 from qa.web.errors import explain
-from qa.web.render import EMPTY_PANEL, PENDING, answer_message, error_message, sources_panel, sources_section, user_message
+from qa.web.render import (
+    EMPTY_PANEL,
+    PENDING,
+    answer_message,
+    error_message,
+    sources_panel,
+    sources_section,
+    streaming_message,
+    user_message,
+)
 from qa.web.request import DEFAULT_K, MAX_FILTER_ITEMS, MAX_HISTORY_TURNS, MAX_K, Query, parse_query, source_names
 from qa.web.views import answer_json, search_json
 
@@ -75,7 +84,15 @@ def build_ui(engine: Engine) -> gr.Blocks:
         chat.append({"role": "assistant", "content": PENDING})
         yield chat, "", gr.update(), state, gr.update(), shown
         try:
-            answer, articles = engine.ask(query, with_articles=True)
+            # A generating answerer's text is shown as it comes (marked unverified), then replaced by the checked answer.
+            written = ""
+            for event in engine.ask_stream(query, with_articles=True):
+                if isinstance(event, str):
+                    written += event
+                    chat[-1] = {"role": "assistant", "content": streaming_message(written)}
+                    yield chat, gr.update(), gr.update(), state, gr.update(), shown
+                else:
+                    answer, articles = event
         except Exception as exc:  # noqa: BLE001
             chat[-1] = {"role": "assistant", "content": error_message(explain(exc))}
             yield chat, gr.update(), gr.update(), state, gr.update(), shown

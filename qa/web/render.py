@@ -50,8 +50,39 @@ def answer_message(answer: Answer, turn: int) -> str:
     note = ""
     if answer.search_query and answer.search_query.strip() != answer.question.strip():
         note = f'<div class="qa-note" dir="rtl">بحثت عن: <bdi>{esc(answer.search_query)}</bdi></div>'
+    note += _answerer_note(answer)
     kind = "qa-answer qa-abstained" if answer.abstained else "qa-answer"
+    kind += " qa-generated" if answer.answerer == "llm" else ""
     return f'<div class="qa-msg {kind}" dir="{text_direction(answer.text)}" lang="{esc(answer.language)}">{text}{note}</div>'
+
+
+def _answerer_note(answer: Answer) -> str:
+    """What the reader must know about a generated answer: verified, sentences removed, or why extraction answered."""
+    parts = []
+    if answer.answerer == "llm" and not answer.abstained:
+        parts.append('<div class="qa-note qa-verified" dir="rtl">✓ إجابة مولّدة؛ كل جملة فيها تحقّقنا من أن المقطع الذي تستشهد به يدعمها.</div>')
+    if answer.note.startswith("extractive answer"):
+        parts.append(
+            '<div class="qa-note qa-fallback" dir="rtl">⚠ تعذّرت الإجابة المولّدة، فهذه جمل منقولة من المقالات. '
+            f'<bdi dir="ltr">{esc(answer.note)}</bdi></div>'
+        )
+    if answer.removed:
+        items = "".join(
+            f'<li><bdi>{esc(r.sentence)}</bdi> <span class="qa-why" dir="ltr">({esc(r.reason)})</span></li>' for r in answer.removed
+        )
+        parts.append(
+            f'<details class="qa-note qa-removed" dir="rtl"><summary>حُذفت {len(answer.removed)} جملة مولّدة لا تدعمها المقاطع</summary>'
+            f"<ul>{items}</ul></details>"
+        )
+    return "".join(parts)
+
+
+def streaming_message(text: str) -> str:
+    """A generated answer as it is being written: escaped, marked as not yet verified."""
+    return (
+        f'<div class="qa-msg qa-answer qa-streaming" dir="{text_direction(text)}">{_lines(text)}'
+        '<div class="qa-note" dir="rtl">… يُكتب الآن، ولم يُتحقَّق منه بعد</div></div>'
+    )
 
 
 def error_message(problem: Problem) -> str:

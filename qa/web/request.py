@@ -33,6 +33,8 @@ class Query:
     mode: str = "hybrid"
     filters: Filters = field(default_factory=Filters)
     history: tuple[Turn, ...] = ()
+    # JSON API only: the answer as server-sent events, its text as it is generated, then the answer.
+    stream: bool = False
 
 
 def parse_query(body: Any, *, with_history: bool) -> Query:
@@ -51,7 +53,7 @@ def parse_query(body: Any, *, with_history: bool) -> Query:
         raise RequestError("the request holds text that is not valid Unicode (an unpaired surrogate such as \\ud800)") from None
     except (TypeError, ValueError):
         pass  # not JSON data at all: the checks below name the field
-    allowed = QUERY_FIELDS + (("history",) if with_history else ())
+    allowed = QUERY_FIELDS + (("history", "stream") if with_history else ())
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise RequestError(f"unknown field {unknown[0]!r}; the fields are {', '.join(allowed)}")
@@ -67,7 +69,10 @@ def parse_query(body: Any, *, with_history: bool) -> Query:
         raise RequestError(f"'k' must be a whole number from 1 to {MAX_K}, got {json.dumps(k, ensure_ascii=False)}")
     mode = check_choice("'mode'", body.get("mode", "hybrid"), MODES, RequestError)
     history = parse_history(body.get("history")) if with_history else ()
-    return Query(question=question.strip(), k=k, mode=mode, filters=parse_filters(body.get("filters")), history=history)
+    stream = body.get("stream", False)
+    if not isinstance(stream, bool):
+        raise RequestError(f"'stream' must be true or false, got {json_type(stream)}")
+    return Query(question=question.strip(), k=k, mode=mode, filters=parse_filters(body.get("filters")), history=history, stream=stream)
 
 
 def parse_filters(value: Any) -> Filters:

@@ -13,7 +13,7 @@ from typing import Any
 
 import gradio as gr
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from qa.web.engine import Engine
 from qa.web.errors import RequestError, explain
@@ -43,8 +43,13 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
                                        "until": "YYYY-MM-DD", "keep_undated": bool}}
                        -> {"question", "mode", "k", "hits": [Hit], "took_ms"}
         POST /api/ask     the same fields, plus "history": [{"question": str, "answer": str}] (at most 10)
+                          and "stream": bool = false
                        -> {"question", "answer", "abstained", "language", "search_query",
-                           "citations": [Citation], "hits": [Hit], "took_ms"}
+                           "citations": [Citation], "answerer": "extractive"|"llm", "note": str,
+                           "removed": [{"sentence", "cited", "support", "reason"}], "hits": [Hit], "took_ms"}
+                          With "stream": true, server-sent events (text/event-stream): `event: delta` with
+                          {"text"} for each piece a generating answerer writes (not yet verified), then one
+                          `event: answer` with the object above (verified), or `event: error` with {"error"}.
         GET  /api/health -> {"status": "ok"|"unavailable", "message"?, "index", "generation", "articles",
                              "passages", "model", "created", "reload_problem"?}
 
@@ -107,9 +112,67 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
     async def search(request: Request) -> JSONResponse:
         return await handle(request, do_search, with_history=False)
 
+    async def ask_events(query: Query) -> Response:
+        # Counted as admitted until the stream ends; the first event is awaited here, so a busy server or a
+        # missing index is still a JSON error with its status, not an event.
+        admitted = engine.admit()
+        try:
+            admitted.__enter__()
+        except Exception as exc:  # noqa: BLE001 - busy
+            return failure(exc)
+        started = time.perf_counter()
+        events = engine.ask_stream(query)
+        loop = asyncio.get_running_loop()
+        try:
+            first = await loop.run_in_executor(pool, next, events, None)
+        except Exception as exc:  # noqa: BLE001
+            admitted.__exit__(None, None, None)
+            return failure(exc)
+
+        def sse(event: Any) -> str:
+            if isinstance(event, str):
+                name, payload = "delta", {"text": event}
+            else:
+                name, payload = "answer", answer_json(event[0], (time.perf_counter() - started) * 1000)
+            return f"event: {name}\ndata: {json.dumps(payload, ensure_ascii=False)}\n\n"
+
+        async def body() -> Any:
+            pending = None
+            try:
+                event = first
+                while event is not None:
+                    yield sse(event)
+                    pending = loop.run_in_executor(None, next, events, None)
+                    event = await pending
+                    pending = None
+            except Exception as exc:  # noqa: BLE001 - the status is sent already: the error is the last event
+                problem = explain(exc)
+                yield f"event: error\ndata: {json.dumps({'error': {'type': problem.kind, 'message': problem.detail}}, ensure_ascii=False)}\n\n"
+            finally:
+                # A client gone midway: the generator (and its engine slot) closes once its running step ends.
+                if pending is not None and not pending.done():
+                    pending.add_done_callback(lambda _: events.close())
+                else:
+                    events.close()
+                admitted.__exit__(None, None, None)
+
+        return StreamingResponse(body(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
     @app.post("/api/ask")
-    async def ask(request: Request) -> JSONResponse:
-        return await handle(request, do_ask, with_history=True)
+    async def ask(request: Request) -> Response:
+        if not authorized(request):
+            return unauthorized()
+        try:
+            query = parse_query(await read_json(request), with_history=True)
+        except Exception as exc:  # noqa: BLE001
+            return failure(exc)
+        if query.stream:
+            return await ask_events(query)
+        try:
+            with engine.admit():
+                return JSONResponse(await asyncio.get_running_loop().run_in_executor(pool, do_ask, query))
+        except Exception as exc:  # noqa: BLE001
+            return failure(exc)
 
     @app.get("/api/health")
     async def health(request: Request) -> JSONResponse:

@@ -22,6 +22,9 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, Any]:
         "language": answer.language,
         "search_query": answer.search_query,
         "citations": [asdict(c) for c in answer.citations],
+        "answerer": answer.answerer,
+        "note": answer.note,
+        "removed": [asdict(r) for r in answer.removed],
         "hits": [hit_json(h, i) for i, h in enumerate(answer.hits, start=1)],
         "took_ms": round(took_ms, 1),
     }
