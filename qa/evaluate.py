@@ -9,7 +9,7 @@ import re
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
@@ -83,8 +83,12 @@ def build_eval_index(
     settings: Settings | None = None,
     embedder: Embedder | None = None,
     progress: Callable[[BuildProgress], None] | None = None,
+    store_options: Mapping[str, str | None] | None = None,
 ) -> Path:
-    """Write the articles (and the first `limit` distractor articles) as JSON Lines, then build them."""
+    """Write the articles (and the first `limit` distractor articles) as JSON Lines, then build them.
+
+    `store_options` (store, uri, token, collection) build them into another store than the embedded one.
+    """
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "corpus.jsonl"
     with open(corpus, "w", encoding="utf-8") as stream:
@@ -96,7 +100,7 @@ def build_eval_index(
                           "source": article.site, "published": article.published}
                 stream.write(json.dumps(record, ensure_ascii=False) + "\n")
     index = out / "vectors"
-    build_index([corpus], index, settings=settings, embedder=embedder, progress=progress)
+    build_index([corpus], index, settings=settings, embedder=embedder, progress=progress, **(store_options or {}))
     return index
 
 
@@ -157,12 +161,14 @@ def _indexed(
     workdir: str | Path | None,
     keep: bool,
     progress: Callable[[BuildProgress], None] | None,
+    store_options: Mapping[str, str | None] | None = None,
 ) -> Iterator[Retriever]:
     """A retriever over the articles (and distractors), in a workspace that lives as long as the block."""
     embedder = Embedder.from_settings(settings or Settings())
     with _workspace(workdir, keep) as folder:
-        index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress)
-        with Retriever.load(index, embedder=embedder) as retriever:
+        index = build_eval_index(articles, folder, distractors=distractors, limit=limit, settings=settings, embedder=embedder, progress=progress,
+                                 store_options=store_options)
+        with Retriever.load(index, embedder=embedder, **(store_options or {})) as retriever:
             yield retriever
 
 
@@ -176,10 +182,15 @@ def run_eval(
     workdir: str | Path | None = None,
     keep: bool = False,
     progress: Callable[[BuildProgress], None] | None = None,
+    store_options: Mapping[str, str | None] | None = None,
 ) -> list[EvalResult]:
-    """Index the paragraphs of `data` (with distractors), then evaluate each mode."""
+    """Index the paragraphs of `data` (with distractors), then evaluate each mode.
+
+    `store_options` (store, uri, token, collection) evaluate another store than the embedded one.
+    """
     articles, questions = load_squad(data)
-    options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress)
+    options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress,
+                   store_options=store_options)
     with _indexed(articles, **options) as retriever:
         return [evaluate(retriever, questions, mode=mode) for mode in modes]
 
