@@ -20,6 +20,7 @@ from qa.config import (
     INDEX_TYPES,
     MODES,
     PRECISIONS,
+    STORES,
     Settings,
 )
 from qa.errors import QueryError
@@ -78,6 +79,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true", help="stop at the first bad input instead of skipping it")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    _add_store_options(build)
     build.set_defaults(run=_build)
 
     search = commands.add_parser("search", help="find the passages that answer a question", description="Search the index.")
@@ -86,6 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     search.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
     search.add_argument("--json", action="store_true", help="one JSON object per hit, one per line")
     _add_search_options(search)
+    _add_store_options(search)
     search.set_defaults(run=_search)
 
     evaluate = commands.add_parser("eval", help="measure retrieval on SQuAD-format questions", description="Index each paragraph of a SQuAD-format file as an article, ask every question, print R@1, R@5, R@10, MRR@10 and latency.")
@@ -102,6 +105,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--answerer", choices=ANSWERERS, default=None, help="with --answers, what composes the answers (default: %s, or llm with --llm)" % Settings.answerer)
     evaluate.add_argument("--questions", type=int, help="with --answers, grade only this many questions, spread evenly over the file (an LLM answers a few per minute on 2 cores)")
     _add_llm_options(evaluate)
+    _add_store_options(evaluate)
     evaluate.set_defaults(run=_eval)
 
     ask = commands.add_parser("ask", help="answer a question with cited sentences from the articles", description="Answer a question with sentences from the articles, each ending with its [n] citation, then list the numbered sources.")
@@ -112,6 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--answerer", choices=ANSWERERS, default=None, help="what composes the answer (default: %s, or llm with --llm)" % Settings.answerer)
     _add_llm_options(ask)
     _add_search_options(ask)
+    _add_store_options(ask)
     ask.set_defaults(run=_ask)
     return parser
 
@@ -144,6 +149,20 @@ def _answerer(args: argparse.Namespace) -> Any:
     return llm_answerer(LLMConfig(args.llm, model=args.llm_model, api_key=os.environ.get("QA_LLM_API_KEY") or None))
 
 
+def _add_store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--store", choices=STORES, default=os.environ.get("QA_STORE", Settings.store), help="where the index lives: the embedded folder (faiss) or a Milvus server/file (milvus) (default: %(default)s, or $QA_STORE)")
+    parser.add_argument("--uri", default=os.environ.get("QA_MILVUS_URI"), help="with --store milvus: a Milvus Lite file (./news.db) or a server (http://host:19530) (or $QA_MILVUS_URI)")
+    parser.add_argument("--token", default=os.environ.get("QA_MILVUS_TOKEN"), help="with --store milvus: the server's token, user:password (or $QA_MILVUS_TOKEN)")
+    parser.add_argument("--collection", default=os.environ.get("QA_MILVUS_COLLECTION"), help="with --store milvus: the alias the index is published under (default: qa_news, or $QA_MILVUS_COLLECTION)")
+
+
+def _store_options(args: argparse.Namespace) -> dict[str, str | None]:
+    """The store flags as build_index / Retriever.load take them (nothing for the embedded store)."""
+    if args.store == Settings.store:
+        return {}
+    return {"store": args.store, "uri": args.uri, "token": args.token, "collection": args.collection}
+
+
 def _filters(args: argparse.Namespace) -> Filters:
     return Filters(
         sources=tuple(args.source), categories=tuple(args.category), since=args.since, until=args.until,
@@ -167,7 +186,8 @@ def _build(args: argparse.Namespace) -> int:
     bar = None if args.quiet or args.json else _ProgressBar()
     try:
         report = qa.build_index(
-            sources, args.out, settings=settings, strict=args.strict, force=args.force, progress=bar
+            sources, args.out, settings=settings, strict=args.strict, force=args.force, progress=bar,
+            **_store_options(args),
         )
     finally:
         if bar is not None:
@@ -206,7 +226,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _search(args: argparse.Namespace) -> int:
-    with qa.Retriever.load(args.index) as retriever:
+    with qa.Retriever.load(args.index, **_store_options(args)) as retriever:
         hits = retriever.search(args.question, k=args.k, mode=args.mode, filters=_filters(args))
     for rank, hit in enumerate(hits, start=1):
         if args.json:
@@ -234,7 +254,8 @@ def _eval(args: argparse.Namespace) -> int:
         return _eval_answers(args, settings)
     bar = None if args.json else _ProgressBar()
     try:
-        results = run_eval(args.data, modes=args.mode or MODES, distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar)
+        results = run_eval(args.data, modes=args.mode or MODES, distractors=args.distractors, limit=args.limit, settings=settings, workdir=args.keep, keep=args.keep is not None, progress=bar,
+                           store_options=_store_options(args))
     finally:
         if bar is not None:
             bar.close()
@@ -285,7 +306,7 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
 def _ask(args: argparse.Namespace) -> int:
     from qa.answer import ask
 
-    with qa.Retriever.load(args.index) as retriever:
+    with qa.Retriever.load(args.index, **_store_options(args)) as retriever:
         answer = ask(args.question, retriever, k=args.k, answerer=_answerer(args), mode=args.mode, filters=_filters(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False))
