@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from qa.errors import IndexMismatchError, QAError
+from qa.errors import IndexMismatchError, QAError, StoreUnavailableError
 from qa.store import CURRENT
 
 if TYPE_CHECKING:
@@ -22,7 +22,7 @@ logger = logging.getLogger("qa.live")
 POINTER_CHECK_SECONDS = 1.0
 
 
-def _load_retriever(folder: Path, embedder: object | None) -> Retriever:
+def _load_retriever(folder: Path | None, embedder: object | None) -> Retriever:
     from qa.retrieve import Retriever
 
     return Retriever.load(folder) if embedder is None else Retriever.load(folder, embedder=embedder)
@@ -38,12 +38,18 @@ class LiveIndex:
     replaced is closed when the last of them ends. A generation that fails to load is logged,
     reported by `reload_problem` and not tried again; the previous one goes on serving. With no
     retriever at all (no index yet), the first generation published is loaded.
+
+    A store on a server publishes by other means (Milvus moves an alias): `published` then says
+    which version is published (None when it cannot tell), and `load` opens it; a version that
+    failed to load because the server did not answer is tried again.
     """
 
     def __init__(self, retriever: Retriever | None, folder: Path | None = None, *, problem: str | None = None,
                  check_seconds: float = POINTER_CHECK_SECONDS,
-                 load: Callable[[Path, object | None], Retriever] = _load_retriever) -> None:
+                 load: Callable[[Path | None, object | None], Retriever] = _load_retriever,
+                 published: Callable[[], str | None] | None = None) -> None:
         self.folder = folder
+        self._published = published
         self.check_seconds = check_seconds
         self._load_generation = load
         self._retriever = retriever
@@ -92,7 +98,8 @@ class LiveIndex:
 
     def check(self) -> None:
         """Start loading the generation the pointer names if it is new; return at once."""
-        if self.folder is None or time.monotonic() < self._next_check or not self._lock.acquire(blocking=False):
+        watched = self.folder is not None or self._published is not None
+        if not watched or time.monotonic() < self._next_check or not self._lock.acquire(blocking=False):
             return
         try:
             if self._loading or time.monotonic() < self._next_check:
@@ -107,6 +114,12 @@ class LiveIndex:
         threading.Thread(target=self._load, args=(name,), name="qa-index-reload", daemon=True).start()
 
     def _pointer(self) -> str | None:
+        if self._published is not None:
+            try:
+                return self._published()
+            except QAError as exc:  # a server that does not answer publishes nothing new
+                logger.debug("cannot tell the published version: %s", exc)
+                return None
         assert self.folder is not None
         try:
             return (self.folder / CURRENT).read_bytes().decode("utf-8", "replace").strip() or None
@@ -119,7 +132,8 @@ class LiveIndex:
             retriever = self._open()
         except Exception as exc:  # whatever is wrong with the new index, the old one keeps serving
             with self._lock:
-                self._failed = name
+                # A server that did not answer may answer next time: only a broken version is given up on.
+                self._failed = None if isinstance(exc, StoreUnavailableError) else name
                 self._reload_problem = f"the index generation {name} could not be loaded: {exc}"
                 self._loading = False
             serving = f"still serving {self.generation}" if self._retriever is not None else "no index is served"
@@ -141,7 +155,6 @@ class LiveIndex:
             _close(old)
 
     def _open(self) -> Retriever:
-        assert self.folder is not None
         old = self._retriever
         if old is None:
             return self._load_generation(self.folder, None)

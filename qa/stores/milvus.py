@@ -141,6 +141,28 @@ def published_version(client: MilvusClient, target: MilvusTarget) -> str | None:
     return str(described["collection_name"])
 
 
+class AliasWatch:
+    """Which version the alias of `target` names, asked with one client kept between calls (for `qa.live`)."""
+
+    def __init__(self, target: MilvusTarget) -> None:
+        self.target = target
+        self._client: MilvusClient | None = None
+
+    def __call__(self) -> str | None:
+        """The published version's name (None: nothing published).
+
+        Raises:
+            StoreUnavailableError: the server does not answer (the client is made anew next time).
+        """
+        try:
+            if self._client is None:
+                self._client = connect(self.target)
+            return published_version(self._client, self.target)
+        except StoreUnavailableError:
+            self._client = None
+            raise
+
+
 def read_docs(client: MilvusClient, target: MilvusTarget, version: str, kind: str, article_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The companion rows of `kind` ("article", "manifest", "build"), of these articles when given."""
     expression = f"kind == {quote(kind)}"

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES
+from qa.config import DEFAULT_INDEX_DIR, DEFAULT_SOURCES, STORES
 
 # Open pages keep an event stream that never ends by itself: on Ctrl-C or SIGTERM, wait for open
 # connections at most this long, not until every browser tab is closed.
@@ -45,6 +45,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--backlog", type=int, default=env("QA_BACKLOG", "32"), help="questions allowed to wait; more get 'busy' (default: %(default)s, or $QA_BACKLOG)")
     parser.add_argument("--llm", metavar="URL", default=env("QA_LLM_URL"), help="generate answers with an OpenAI-compatible chat server (Ollama, vLLM, llama.cpp, ...), e.g. http://127.0.0.1:11434/v1; every sentence is verified, extraction is the fallback (or $QA_LLM_URL; its API key from $QA_LLM_API_KEY only)")
     parser.add_argument("--llm-model", metavar="NAME", default=env("QA_LLM_MODEL", "default"), help="the model name the chat server knows (default: %(default)s, or $QA_LLM_MODEL)")
+    parser.add_argument("--store", choices=STORES, default=env("QA_STORE", "faiss"), help="where the index lives: the --index folder (faiss) or a Milvus server/file (milvus) (default: %(default)s, or $QA_STORE)")
+    parser.add_argument("--uri", default=env("QA_MILVUS_URI"), help="with --store milvus: a Milvus Lite file (./news.db) or a server (http://host:19530) (or $QA_MILVUS_URI)")
+    parser.add_argument("--collection", default=env("QA_MILVUS_COLLECTION"), help="with --store milvus: the alias the index is published under (default: qa_news, or $QA_MILVUS_COLLECTION); the token comes from $QA_MILVUS_TOKEN only")
     return parser
 
 
@@ -68,7 +71,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
 
     if args.host not in LOOPBACK and auth is None:
         print(f"qa: warning: listening on {args.host} without --auth; anyone who can reach it can use it", file=sys.stderr)
-    engine = open_engine(Path(args.index), Path(args.seeds), build=args.build, slots=args.concurrency, backlog=args.backlog)
+    store_options = {} if args.store == "faiss" else {
+        "store": args.store, "uri": args.uri, "collection": args.collection, "token": os.environ.get("QA_MILVUS_TOKEN") or None}
+    engine = open_engine(Path(args.index), Path(args.seeds), build=args.build, slots=args.concurrency, backlog=args.backlog,
+                         store_options=store_options)
     if args.llm:
         from qa.llm import LLMConfig, llm_answerer
 

@@ -35,8 +35,11 @@ class Engine:
 
     def __init__(self, retriever: Retriever | None, problem: str | None = None, *, slots: int = 1, backlog: int = 32,
                  index: Path | None = None, check_seconds: float = POINTER_CHECK_SECONDS,
-                 answerer: str | Answerer | AnswererFactory | None = None) -> None:
-        self.live = LiveIndex(retriever, index, problem=problem, check_seconds=check_seconds)
+                 answerer: str | Answerer | AnswererFactory | None = None, live: LiveIndex | None = None,
+                 store_info: dict[str, str] | None = None) -> None:
+        # `live` replaces the index-folder watch (a Milvus alias); `store_info` names the store for health (no secret).
+        self.live = live if live is not None else LiveIndex(retriever, index, problem=problem, check_seconds=check_seconds)
+        self.store_info = dict(store_info or {})
         self.slots = slots
         self.backlog = backlog
         self._semaphore = threading.BoundedSemaphore(slots)
@@ -146,7 +149,10 @@ class Engine:
         """What is served: "ok" with the index, its generation and counts, or "unavailable" with the reason."""
         with self.live.use() as retriever:
             if retriever is None:
-                health = {"status": "unavailable", "message": self.live.problem or "no index is loaded"}
+                health = {"status": "unavailable", "message": self.live.problem or "no index is loaded", **self.store_info}
+            elif (problem := _unreachable(retriever)) is not None:
+                health = {"status": "unavailable", "message": problem, **self.store_info,
+                          "generation": retriever.folder.name}
             else:
                 manifest = retriever.manifest
                 health = {
@@ -157,7 +163,20 @@ class Engine:
                     "passages": retriever.size,
                     "model": manifest.model.name,
                     "created": manifest.created,
+                    **self.store_info,
                 }
         if self.live.reload_problem:
             health["reload_problem"] = self.live.reload_problem
         return health
+
+
+def _unreachable(retriever: Retriever) -> str | None:
+    """Why the served store's server cannot be used now (None when it answers, or has no server)."""
+    ping = getattr(retriever.store, "ping", None)
+    if ping is None:
+        return None
+    try:
+        ping()
+    except IndexStoreError as exc:
+        return str(exc)
+    return None

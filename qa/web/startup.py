@@ -6,12 +6,14 @@ import logging
 import sys
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TextIO
 
 import qa
 from qa.config import Settings
 from qa.errors import IndexMissingError
 from qa.ingest import iter_source_files
+from qa.live import LiveIndex
 from qa.manifest import Manifest
 from qa.web.engine import Engine
 
@@ -45,40 +47,71 @@ def stale_reason(manifest: Manifest, seeds: Path) -> str | None:
     return f"{seeds} changed after it was built" if newest > created + 1 else None
 
 
-def open_engine(index: Path, seeds: Path, *, build: str = "auto", slots: int = 1, backlog: int = 32) -> Engine:
+def open_engine(index: Path, seeds: Path, *, build: str = "auto", slots: int = 1, backlog: int = 32,
+                store_options: Mapping[str, str | None] | None = None) -> Engine:
     """Load the index (building it first from `seeds` when it is missing or stale); never raises a QAError.
 
     When the index cannot be used, the engine carries the reason, and every question gets it as an answer,
     until a build publishes one that can. Later builds are served as soon as they are published.
+    `store_options` (store, uri, token, collection) serve a Milvus index: a moved alias is served the same way.
     """
+    options = dict(store_options or {})
+    live_options = _live_options(options)
     try:
-        retriever = load_or_build(index, seeds, build)
+        retriever = load_or_build(index, seeds, build, store_options=options)
     except qa.QAError as exc:
         logger.error("the index cannot be used: %s", exc)
-        return Engine(None, str(exc), slots=slots, backlog=backlog, index=index)
-    return Engine(retriever, slots=slots, backlog=backlog, index=index)
+        return Engine(None, str(exc), slots=slots, backlog=backlog, index=index, **_live(None, str(exc), live_options))
+    return Engine(retriever, slots=slots, backlog=backlog, index=index, **_live(retriever, None, live_options))
 
 
-def load_or_build(index: Path, seeds: Path, build: str, *, out: TextIO | None = None) -> qa.Retriever:
+def _live_options(options: dict[str, str | None]) -> dict[str, Any]:
+    """For a Milvus index: what watches its alias, loads a version, and names it on the health page."""
+    if options.get("store") != "milvus" or not options.get("uri"):
+        return {}
+    from qa.stores.milvus import DEFAULT_COLLECTION, AliasWatch, MilvusTarget, safe_uri
+
+    target = MilvusTarget(str(options["uri"]), options.get("collection") or DEFAULT_COLLECTION, options.get("token") or "")
+
+    def load(_folder: Path | None, embedder: object | None) -> qa.Retriever:
+        if embedder is None:
+            return qa.Retriever.load(**options)
+        return qa.Retriever.load(embedder=embedder, **options)  # type: ignore[arg-type]
+
+    info = {"store": "milvus", "index": target.where, "uri": safe_uri(target.uri), "collection": target.collection}
+    return {"published": AliasWatch(target), "load": load, "store_info": info}
+
+
+def _live(retriever: qa.Retriever | None, problem: str | None, options: dict[str, Any]) -> dict[str, Any]:
+    if not options:
+        return {}
+    return {"store_info": options["store_info"],
+            "live": LiveIndex(retriever, problem=problem, load=options["load"], published=options["published"])}
+
+
+def load_or_build(index: Path, seeds: Path, build: str, *, out: TextIO | None = None,
+                  store_options: Mapping[str, str | None] | None = None) -> qa.Retriever:
     """The retriever of `index`, built first from `seeds` when `build` says so ("auto", "never", "always").
 
     Progress of a build goes to `out` (standard error by default), one line per step.
     """
     out = out if out is not None else sys.stderr
+    options: dict[str, Any] = dict(store_options or {})
+    where = options.get("uri") or index
     retriever = None
     reason = "--build always"
     if build != "always":
         try:
-            retriever = qa.Retriever.load(index)
+            retriever = qa.Retriever.load(index, **options)
         except IndexMissingError:
             if build == "never" or not seeds.exists():
                 raise
-            reason = f"there is no index at {index} yet"
+            reason = f"there is no index at {where} yet"
         else:
             reason = stale_reason(retriever.manifest, seeds) if build == "auto" and seeds.exists() else None
             if reason is None:
                 return retriever
-    print(f"qa: building the index of {seeds} into {index} ({reason}) ...", file=out, flush=True)
+    print(f"qa: building the index of {seeds} into {where} ({reason}) ...", file=out, flush=True)
     if retriever is not None:
         embedder = retriever.embedder
         retriever.close()
@@ -87,13 +120,13 @@ def load_or_build(index: Path, seeds: Path, build: str, *, out: TextIO | None = 
 
         # Made here, not by the build, so the retriever loaded afterwards shares it (one model load, not two).
         embedder = Embedder.from_settings(Settings())
-    report = qa.build_index([str(seeds)], index, embedder=embedder, progress=ProgressPrinter(out))
+    report = qa.build_index([str(seeds)], index, embedder=embedder, progress=ProgressPrinter(out), **options)
     print(
         f"qa: indexed {report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
         file=out, flush=True,
     )
-    return qa.Retriever.load(index, embedder=embedder)
+    return qa.Retriever.load(index, embedder=embedder, **options)
 
 
 class ProgressPrinter:
