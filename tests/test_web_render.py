@@ -105,3 +105,24 @@ def test_explain_hides_internal_errors() -> None:
 def test_error_messages_are_escaped() -> None:
     message = error_message(explain(QueryError(f"bad {EVIL}")))
     assert "<script" not in message and "تعذّر قبول السؤال" in message and 'dir="ltr"' in message
+
+
+def test_a_generated_answer_says_it_was_verified_and_lists_what_was_removed_escaped() -> None:
+    from qa.records import Removed
+    from qa.web.render import streaming_message
+
+    answer = Answer(
+        question=QUESTION, text="يزور أولوند موسكو يوم الخميس. [1]", citations=(_citation(),), hits=(), abstained=False,
+        language="ar", search_query=QUESTION, answerer="llm", note="1 generated sentence(s) removed",
+        removed=(Removed(f"جملة {EVIL}", (2,), 0.61, "support 0.610 is under 0.840"),),
+    )
+    html = answer_message(answer, 1)
+    assert "qa-generated" in html and "qa-verified" in html and "qa-removed" in html and "under 0.840" in html
+    assert "<script>" not in html and "&lt;script&gt;" in html
+    fallback = Answer(question=QUESTION, text="x [1]", citations=(_citation(),), hits=(), abstained=False, language="ar",
+                      search_query=QUESTION, note=f"extractive answer: the language model failed: {EVIL}")
+    html = answer_message(fallback, 2)
+    assert "qa-fallback" in html and "qa-verified" not in html and "<img" not in html
+    assert "qa-note" not in answer_message(Answer(QUESTION, "x [1]", (_citation(),), (), False, "ar", QUESTION), 3)
+    streaming = streaming_message(f"نص {EVIL}")
+    assert "qa-streaming" in streaming and "<script>" not in streaming

@@ -87,3 +87,12 @@ def test_split_sources_accepts_arabic_commas() -> None:
 )
 def test_source_names_of_the_dropdown_or_a_typed_list(value: Any, expected: list[str]) -> None:
     assert source_names(value) == expected
+
+
+def test_stream_is_a_boolean_of_the_ask_endpoint_only() -> None:
+    assert parse_query({"question": "سؤال", "stream": True}, with_history=True).stream is True
+    assert parse_query({"question": "سؤال"}, with_history=True).stream is False
+    with pytest.raises(RequestError, match="'stream' must be true or false"):
+        parse_query({"question": "سؤال", "stream": "yes"}, with_history=True)
+    with pytest.raises(RequestError, match="unknown field 'stream'"):
+        parse_query({"question": "سؤال", "stream": True}, with_history=False)
