@@ -306,8 +306,9 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
 def _ask(args: argparse.Namespace) -> int:
     from qa.answer import ask
 
+    answerer = _answerer(args)
     with qa.Retriever.load(args.index, **_store_options(args)) as retriever:
-        answer = ask(args.question, retriever, k=args.k, answerer=_answerer(args), mode=args.mode, filters=_filters(args))
+        answer = ask(args.question, retriever, k=args.k, answerer=answerer, mode=args.mode, filters=_filters(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False))
         return EXIT_OK
