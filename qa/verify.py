@@ -16,10 +16,10 @@ if TYPE_CHECKING:
     from qa.answer import Encoder
     from qa.llm.prompt import Claim
 
-# Fitted by benchmarks/bench_llm.py (calibrate) on the calibration half of XQuAD-ar, Arabic and English
-# claims, multilingual-e5-small: the least support and same-script word coverage that let at most 5% of
-# claims checked against another paragraph through, then measured on the held-out half. Rerun it for
-# another embedding model.
+# Provisional values, set by hand for multilingual-e5-small (cosines of related texts lie around 0.75-0.95):
+# `python -m benchmarks.bench_llm calibrate` fits both on the calibration half of XQuAD-ar (Arabic and English
+# claims; at most 5% of claims checked against another paragraph may survive) and reports the held-out half.
+# Its first run had not finished when these were committed: replace them with its output.
 SUPPORT_THRESHOLD = 0.84
 MIN_COVERAGE = 0.5
 # A claim's support is its best cosine with one sentence, or two adjacent ones (a claim may join them).
