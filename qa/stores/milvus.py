@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import logging
 import re
+import sys
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -41,9 +43,13 @@ MAX_LIMIT = 16_384
 PART_BYTES = 60_000
 FETCH_ROWS = 1_000
 CONNECT_SECONDS = 10.0
+CONNECT_ATTEMPTS = 3
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,150}")
 _PASSAGE_FIELDS = ["row", "passage_id", "article_id", "ordinal", "start", "end"]
 _ARTICLE_CACHE = 512
+# BM25 parameters of the Milvus index: the Lucene defaults our own BM25 (qa.lexical) uses.
+BM25_K1 = 1.5
+BM25_B = 0.75
 
 
 def rebuild_hint(uri: str, collection: str) -> str:
@@ -99,7 +105,16 @@ def connect(target: MilvusTarget) -> MilvusClient:
     except ImportError:
         raise SettingsError("the Milvus store needs pymilvus and milvus-lite: pip install 'qa-news[milvus]'") from None
     _quiet_pymilvus()
-    return guarded(target, "connect", lambda: MilvusClient(uri=target.uri, token=target.token, timeout=CONNECT_SECONDS))
+    # pymilvus shares one channel per server within a process; after the server dropped it (a restart,
+    # a client killed mid-build) the first attempt only resets it, the next one connects.
+    for attempt in range(CONNECT_ATTEMPTS):
+        try:
+            return guarded(target, "connect", lambda: MilvusClient(uri=target.uri, token=target.token, timeout=CONNECT_SECONDS))
+        except StoreUnavailableError:
+            if attempt == CONNECT_ATTEMPTS - 1 or "refused the credentials" in str(sys.exc_info()[1]):
+                raise
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 def guarded(target: MilvusTarget, action: str, call: Callable[[], _T]) -> _T:
@@ -161,6 +176,12 @@ class AliasWatch:
         except StoreUnavailableError:
             self._client = None
             raise
+
+
+def ensure_loaded(client: MilvusClient, target: MilvusTarget, version: str) -> None:
+    """Load a version's collections (a no-op when loaded; Milvus Lite forgets what was loaded when it restarts)."""
+    for name in (version, version + DOCS_SUFFIX):
+        guarded(target, "load the index", lambda name=name: client.load_collection(name))
 
 
 def read_docs(client: MilvusClient, target: MilvusTarget, version: str, kind: str, article_ids: Sequence[str] = ()) -> list[dict[str, Any]]:
@@ -269,6 +290,7 @@ class MilvusStore:
                     f"no index is published at {target.where} yet; build one with "
                     f"`qa build SOURCES --store milvus --uri {safe_uri(target.uri)} --collection {target.collection}`"
                 )
+            ensure_loaded(client, target, version)
             rows = read_docs(client, target, version, "manifest")
             if not rows:
                 raise IndexMissingError(f"{target.where}: {version} has no manifest; {target.hint}")
@@ -312,7 +334,7 @@ class MilvusStore:
         params: dict[str, Any] = {"metric_type": "IP"}
         if self._manifest.index.type == "hnsw":
             params["params"] = {"ef": max(limit, self._manifest.index.ef_search or limit)}
-        found = guarded(self.target, "search", lambda: client.search(
+        found = self._call("search", lambda: client.search(
             self._version, data=vectors.tolist(), anns_field="vector", limit=limit, filter=expression,
             output_fields=["row"], search_params=params))
         return [_ranking([(int(hit["row"]), float(hit["distance"])) for hit in hits]) for hits in found]
@@ -330,11 +352,13 @@ class MilvusStore:
             # and for more again until the tie at the k-th score is whole.
             limit = min(k + 16, MAX_LIMIT)
             while True:
-                [hits] = guarded(self.target, "search", lambda: client.search(
+                [hits] = self._call("search", lambda: client.search(
                     self._version, data=[text], anns_field="sparse", limit=limit, filter=expression,
                     output_fields=["row"], search_params={"metric_type": "BM25"}))
-                # Milvus Lite returns BM25 scores as negative distances, Milvus itself as positive scores.
-                pairs = sorted(((int(hit["row"]), abs(float(hit["distance"]))) for hit in hits), key=lambda p: -p[1])
+                # Milvus Lite returns BM25 scores as negative distances, Milvus itself as positive scores; both
+                # weigh tf by (k1 + 1), which our BM25 (bm25s, Lucene's variant) leaves out: same ranking, our scale.
+                pairs = sorted(((int(hit["row"]), abs(float(hit["distance"])) / (BM25_K1 + 1)) for hit in hits),
+                               key=lambda p: -p[1])
                 if len(pairs) < limit or limit >= MAX_LIMIT or pairs[-1][1] < pairs[k - 1][1]:
                     break
                 limit = min(limit * 2, MAX_LIMIT)
@@ -348,7 +372,7 @@ class MilvusStore:
         found: dict[int, dict[str, Any]] = {}
         for start in range(0, len(rows), FETCH_ROWS):
             batch = rows[start:start + FETCH_ROWS]
-            for entity in guarded(self.target, "read passages", lambda: client.query(
+            for entity in self._call("read passages", lambda: client.query(
                     self._version, filter=f"row in {batch}", output_fields=_PASSAGE_FIELDS)):
                 found[int(entity["row"])] = entity
         articles = self._fetch_articles({entity["article_id"] for entity in found.values()})
@@ -375,7 +399,7 @@ class MilvusStore:
         found: dict[int, list[float]] = {}
         for start in range(0, len(rows), FETCH_ROWS):
             batch = rows[start:start + FETCH_ROWS]
-            for entity in guarded(self.target, "read vectors", lambda: client.query(
+            for entity in self._call("read vectors", lambda: client.query(
                     self._version, filter=f"row in {batch}", output_fields=["row", "vector"])):
                 found[int(entity["row"])] = entity["vector"]
         if not rows:
@@ -406,7 +430,7 @@ class MilvusStore:
             StoreUnavailableError: it does not.
         """
         client = self._open()
-        if not guarded(self.target, "answer", lambda: client.has_collection(self._version)):
+        if not self._call("answer", lambda: client.has_collection(self._version)):
             raise StoreUnavailableError(f"{self._version} is no longer at {self.target.where}; reload the index")
 
     def close(self) -> None:
@@ -423,6 +447,19 @@ class MilvusStore:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    def _call(self, action: str, call: Callable[[], _T]) -> _T:
+        """One client call; a version the server released (Milvus Lite forgets what was loaded when it
+        restarts) is loaded again and the call retried once."""
+        try:
+            return guarded(self.target, action, call)
+        except StoreUnavailableError as exc:
+            if "released" not in str(exc) and "not loaded" not in str(exc):
+                raise
+        client = self._open()
+        for name in (self._version, self._version + DOCS_SUFFIX):
+            guarded(self.target, "load the index", lambda name=name: client.load_collection(name))
+        return guarded(self.target, action, call)
+
     def _open(self) -> MilvusClient:
         if self._client is None:
             raise StoreClosedError(f"the index at {self.target.where} ({self._version}) was closed; open it again to search it")
@@ -430,7 +467,7 @@ class MilvusStore:
 
     def _check_count(self) -> None:
         client = self._open()
-        counted = guarded(self.target, "count passages", lambda: client.query(self._version, filter="", output_fields=["count(*)"]))
+        counted = self._call("count passages", lambda: client.query(self._version, filter="", output_fields=["count(*)"]))
         count = int(counted[0]["count(*)"]) if counted else 0
         if count != self.size:
             from qa.errors import IndexCorruptError
@@ -443,7 +480,8 @@ class MilvusStore:
         found = {i: self._articles[i] for i in article_ids if i in self._articles}
         missing = sorted(article_ids - set(found))
         for start in range(0, len(missing), 100):
-            rows = read_docs(client, self.target, self._version, "article", missing[start:start + 100])
+            batch = missing[start:start + 100]
+            rows = self._call("read articles", lambda: read_docs(client, self.target, self._version, "article", batch))
             by_article: dict[str, list[dict[str, Any]]] = {}
             for row in rows:
                 by_article.setdefault(row["article_id"], []).append(row)

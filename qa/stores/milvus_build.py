@@ -32,6 +32,8 @@ from qa.records import Article
 from qa.stores.base import IndexedArticle
 from qa.stores.filters import published_timestamp
 from qa.stores.milvus import (
+    BM25_B,
+    BM25_K1,
     DOCS_SUFFIX,
     FETCH_ROWS,
     MAX_LIMIT,
@@ -40,6 +42,7 @@ from qa.stores.milvus import (
     MilvusTarget,
     article_json,
     connect,
+    ensure_loaded,
     guarded,
     join_parts,
     published_version,
@@ -331,6 +334,7 @@ class _Previous:
             logger.info("nothing is published at %s yet: building a new index", target.where)
             return None
         try:
+            ensure_loaded(client, target, version)
             store = MilvusStore(client, target, version, _read_manifest(client, target, version))
         except StoreUnavailableError:
             raise
@@ -437,7 +441,7 @@ def _create(client: MilvusClient, name: str, dimension: int) -> None:
     index = client.prepare_index_params()
     index.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
     index.add_index(field_name="sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25",
-                    params={"bm25_k1": 1.5, "bm25_b": 0.75})
+                    params={"bm25_k1": BM25_K1, "bm25_b": BM25_B})
     client.create_collection(name, schema=schema, index_params=index)
 
     docs = MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
