@@ -66,8 +66,11 @@ def write(kind: str, indexed: list[IndexedArticle], source: Store, embedder: obj
     """Write the passages into a store through its writer, as `qa build` does; return seconds and the version."""
     from dataclasses import replace
 
-    from qa.build import _build_key, _manifest  # the build's own manifest, so the store opens like a real one
-    from qa.build import BuildProgress
+    from qa.build import (  # the build's own manifest, so the store opens like a real one
+        BuildProgress,
+        _build_key,
+        _manifest,
+    )
 
     settings = Settings(store=kind)
     stats = BuildProgress(articles=len(indexed), passages=len(indexed), embedded=len(indexed))

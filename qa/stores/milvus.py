@@ -17,7 +17,13 @@ from urllib.parse import urlsplit, urlunsplit
 import numpy as np
 
 from qa.chunk import embed_text
-from qa.errors import IndexMissingError, QAError, SettingsError, StoreClosedError, StoreUnavailableError
+from qa.errors import (
+    IndexMissingError,
+    QAError,
+    SettingsError,
+    StoreClosedError,
+    StoreUnavailableError,
+)
 from qa.fusion import Ranking
 from qa.lexical import DEFAULT_ANALYZER, Analyzer
 from qa.manifest import Manifest
