@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 from array import array
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ import numpy as np
 
 from qa.errors import IndexCorruptError, IndexMismatchError, SettingsError
 from qa.normalize import normalize
-from qa.text.words import INDEX_STEMMERS, index_stem, is_index_stopword, snowball_stemmer
+from qa.text.words import INDEX_STEMMERS, INDEX_TOKEN, index_stem, is_index_stopword, snowball_stemmer
 
 # Bump whenever the terms analyze() produces change (stopword lists and stemming rules in
 # qa.text.words, tokenization here): an index built by another version would be queried with other terms.
@@ -36,7 +35,6 @@ _B = 0.75
 
 # After normalize() digits are ASCII; a number and the letters glued to it ("2018م") are
 # separate terms, so the number still matches on its own.
-_TOKEN = re.compile(r"\d+|[^\W\d_]+")
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class Analyzer:
     def tokens(self, text: str) -> list[str]:
         """Return the index terms of `text`, in order, repeats kept."""
         terms = []
-        for token in _TOKEN.findall(normalize(text)):
+        for token in INDEX_TOKEN.findall(normalize(text)):
             if token.isdigit():
                 terms.append(token)
             elif len(token) > 1 and not (self.stopwords and is_index_stopword(token)):

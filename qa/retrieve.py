@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,7 @@ from qa.config import (
 )
 from qa.embed import Embedder
 from qa.errors import IndexMismatchError, QueryError, SettingsError
-from qa.fusion import Candidates, Ranking, fuse
+from qa.fusion import Candidates, Ranking, corpus_script, fuse, lexical_weight
 from qa.manifest import Manifest
 from qa.normalize import normalize
 from qa.records import Article, Carrier, Filters, Hit
@@ -34,6 +35,9 @@ CANDIDATES = 50
 WIRE_OVERLAP = 0.8
 WIRE_SIMILARITY_GAP = 0.1
 
+# Passages read to tell the corpus's script: a few hundred settle it for any real archive.
+SCRIPT_SAMPLE = 200
+
 
 class Retriever:
     """Searches one published index through its store. Load it with `Retriever.load(path)`.
@@ -48,6 +52,7 @@ class Retriever:
         self._embedder = embedder
         self._settings = settings if settings is not None else Settings()
         self._closed = False
+        self._script: str | None = None
 
     @classmethod
     def load(
@@ -181,9 +186,18 @@ class Retriever:
             elif lexical is None:
                 ranking = dense[i]
             else:
-                ranking = fuse(dense[i], lexical[i])
+                ranking = fuse(dense[i], lexical[i], lexical_weight=lexical_weight(questions[i], self.script))
             results.append(self._hits(ranking.best(3 * k), vector)[:k])
         return results
+
+    @property
+    def script(self) -> str:
+        """The script the passages are written in (read from the first ones), which the hybrid
+        fusion weighs a question's lexical matches by (`qa.fusion.lexical_weight`)."""
+        if self._script is None:
+            self._check_open()
+            self._script = corpus_script(p.passage.text for p in islice(self._store.iter_passages(), SCRIPT_SAMPLE))
+        return self._script
 
     def candidates(self, questions: Sequence[str], depth: int, *, filters: Filters | None = None) -> list[Candidates]:
         """Each question's raw dense and lexical candidates (`depth` of each), before fusion and grouping.

@@ -1,14 +1,21 @@
-"""Fusion of dense and lexical rankings, on hand-made scores."""
+"""Fusion of dense and lexical rankings, on hand-made scores; the lexical weight by script, on the seed index."""
 
 from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+import qa
 from qa.fusion import (
     LEXICAL_WEIGHT,
     Ranking,
+    corpus_script,
     fuse,
+    lexical_weight,
+    matchable_share,
     max_scaled,
     min_max,
     reciprocal_rank,
@@ -110,3 +117,41 @@ def test_max_scaled_adds_bm25_over_the_best_bm25_to_the_cosine() -> None:
     dense, lexical = ranking([1, 2], [0.5, 0.25]), ranking([2, 3], [8.0, 4.0])
     assert as_dict(max_scaled(dense, lexical, lexical_weight=0.5)) == pytest.approx({1: 0.5, 2: 0.75, 3: 0.25})
     assert as_dict(max_scaled(dense, Ranking.empty(), lexical_weight=0.5)) == pytest.approx({1: 0.5, 2: 0.25})
+
+
+# ---------------------------------------------------------------- the lexical weight by script
+
+
+@pytest.mark.parametrize(
+    ("question", "share"),
+    [
+        ("متى يزور أولوند موسكو؟", 1.0),
+        ("How many points did the Panthers defense surrender?", 0.0),
+        ("Who is the Russian ambassador to France?", 0.0),
+        ("Combien de personnes ont été tuées à Paris en 2015 ?", 0.25),  # 2015 can match an Arabic text
+        ("كم عدد نقاط فريق Panthers؟", 0.75),
+        ("كم قتيلا في ٢٠١٥؟", 1.0),  # Arabic-Indic digits are numbers too
+        ("؟؟", 0.0),
+    ],
+)
+def test_matchable_share_counts_the_terms_an_arabic_text_can_hold(question: str, share: float) -> None:
+    assert matchable_share(question, "arabic") == pytest.approx(share)
+
+
+def test_lexical_weight_scales_the_default_weight_and_follows_the_corpus_script() -> None:
+    assert lexical_weight("متى يزور أولوند موسكو؟", "arabic") == LEXICAL_WEIGHT
+    assert lexical_weight("Who is the Russian ambassador to France?", "arabic") == 0.0
+    assert lexical_weight("Who is the Russian ambassador to France?", "latin") == LEXICAL_WEIGHT
+    assert corpus_script(["يزور أولوند موسكو", "Hollande"]) == "arabic"
+    assert corpus_script(["Hollande visits Moscow", "موسكو"]) == "latin"
+    assert corpus_script([]) == "arabic"
+
+
+@pytest.mark.slow
+def test_an_english_question_over_arabic_articles_ranks_as_dense(seed_index: Path, embedder: Any) -> None:
+    with qa.Retriever.load(seed_index, embedder=embedder) as retriever:
+        assert retriever.script == "arabic"
+        for question in ("Who is the Russian ambassador to France?", "What did Turkey shoot down?"):
+            hybrid = retriever.search(question, k=5, mode="hybrid")
+            dense = retriever.search(question, k=5, mode="dense")
+            assert [h.passage_id for h in hybrid] == [h.passage_id for h in dense]

@@ -65,6 +65,10 @@ _PREPOSITIONS = "بكل"
 _SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
 
 
+# An index term before stemming: a run of digits or a run of letters (of `normalize`d text).
+INDEX_TOKEN = re.compile(r"\d+|[^\W\d_]+")
+
+
 def is_index_stopword(token: str) -> bool:
     """Whether a normalized token is left out of the index: a stopword, bare or after و/ف."""
     return token in INDEX_STOPWORDS or (token[0] in _CONJUNCTIONS and token[1:] in INDEX_STOPWORDS)
