@@ -90,6 +90,7 @@ class StandInRetriever:
 
         self.folder = folder
         self.size = 2
+        self.store = object()  # a store with no server to ping (as FAISS)
         self.manifest = Manifest(format=2, model=ModelInfo("stand-in", "f", "float32"), chunking=Chunking(200),
                                  counts=Counts(1, 2), index=IndexInfo(size=2), created="2015-11-26T00:00:00+00:00")
         self.searches: list[tuple[str, int, str, Any]] = []
