@@ -6,8 +6,6 @@ import importlib.util
 import json
 import subprocess
 import sys
-import tempfile
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.web.background import free_port
+from qa.web.background import free_port, started_process
 
 # Model context: 4 passages of ~200 embedding tokens come to ~1,500 gemma tokens with the rules and the answer.
 CONTEXT_TOKENS = 4096
@@ -58,32 +56,14 @@ def llama_server(timeout: float = 180.0, threads: int = 2) -> Iterator[LlamaServ
         "--chat_format", "gemma", "--n_ctx", str(CONTEXT_TOKENS), "--n_threads", str(threads), "--verbose", "False",
     ]
     url = f"http://127.0.0.1:{port}/v1"
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as console:
-        process = subprocess.Popen(command, stdout=console, stderr=subprocess.STDOUT)
 
-        def failure(why: str) -> RuntimeError:
-            console.seek(0)
-            return RuntimeError(f"the llama.cpp server {why}; its console said:\n{console.read()[-3000:]}")
-
+    def answers() -> bool:
         try:
-            deadline = time.monotonic() + timeout
-            while True:
-                if process.poll() is not None:
-                    raise failure(f"exited with status {process.returncode}")
-                if time.monotonic() > deadline:
-                    raise failure(f"did not answer within {timeout:.0f} s")
-                try:
-                    with urllib.request.urlopen(f"{url}/models", timeout=5) as response:
-                        json.load(response)
-                    break
-                except (OSError, urllib.error.URLError, ValueError):
-                    time.sleep(0.5)
-            yield LlamaServer(url, process)
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+            with urllib.request.urlopen(f"{url}/models", timeout=5) as response:
+                json.load(response)
+        except (OSError, urllib.error.URLError, ValueError):
+            return False
+        return True
+
+    with started_process(command, answers, name="the llama.cpp server", timeout=timeout, console_chars=3000) as process:
+        yield LlamaServer(url, process)

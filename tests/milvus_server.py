@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from qa.web.background import free_port
 from tests.conftest import require
 
 START_SECONDS = 60.0
@@ -22,12 +23,6 @@ def require_milvus() -> None:
     """Skip (fail under CI) when pymilvus or milvus-lite is not installed."""
     missing = [name for name in ("pymilvus", "milvus_lite") if importlib.util.find_spec(name) is None]
     require(not missing, f"{' and '.join(missing)} not installed (pip install -e '.[milvus]')")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class MilvusServer:

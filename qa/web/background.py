@@ -9,7 +9,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,12 +58,36 @@ def background_server(args: Sequence[str] = (), *, env: dict[str, str] | None = 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, "-m", "qa.web", "--host", "127.0.0.1", "--port", str(port), *args]
+
+    def answers() -> bool:
+        try:
+            urllib.request.urlopen(f"{url}/api/health", timeout=5).close()
+        except urllib.error.HTTPError:
+            return True  # it answers (503 without an index, 401 with auth)
+        except OSError:
+            return False
+        return True
+
+    with started_process(command, answers, name="the app", timeout=timeout, env=env, cwd=cwd) as process:
+        yield BackgroundServer(url, process.pid)
+
+
+@contextmanager
+def started_process(command: Sequence[str], ready: Callable[[], bool], *, name: str, timeout: float,
+                    env: dict[str, str] | None = None, cwd: str | Path | None = None,
+                    console_chars: int = 4000) -> Iterator[subprocess.Popen[str]]:
+    """Start `command`, poll `ready()` every half second until it is true, yield the process, stop it on exit.
+
+    Raises:
+        RuntimeError: naming `name`, with the end of its console output, when it exits or is not
+            ready within `timeout` seconds.
+    """
     with tempfile.TemporaryFile("w+", encoding="utf-8") as console:
-        process = subprocess.Popen(command, stdout=console, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+        process = subprocess.Popen(list(command), stdout=console, stderr=subprocess.STDOUT, env=env, cwd=cwd, text=True)
 
         def failure(why: str) -> RuntimeError:
             console.seek(0)
-            return RuntimeError(f"the app {why}; its console said:\n{console.read()[-4000:]}")
+            return RuntimeError(f"{name} {why}; its console said:\n{console.read()[-console_chars:]}")
 
         try:
             deadline = time.monotonic() + timeout
@@ -72,18 +96,15 @@ def background_server(args: Sequence[str] = (), *, env: dict[str, str] | None = 
                     raise failure(f"exited with status {process.returncode}")
                 if time.monotonic() > deadline:
                     raise failure(f"did not answer within {timeout:.0f} s")
-                try:
-                    urllib.request.urlopen(f"{url}/api/health", timeout=5).close()
+                if ready():
                     break
-                except urllib.error.HTTPError:
-                    break  # it answers (503 without an index, 401 with auth)
-                except OSError:
-                    time.sleep(0.5)
-            yield BackgroundServer(url, process.pid)
+                time.sleep(0.5)
+            yield process
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
