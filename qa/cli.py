@@ -101,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--precision", choices=PRECISIONS, default=Settings.precision)
     evaluate.add_argument("--json", action="store_true", help="one JSON object per mode, one per line")
     evaluate.add_argument("--keep", metavar="DIR", help="build the evaluation index in DIR and keep it; a rerun reuses its embeddings")
-    evaluate.add_argument("--answers", action="store_true", help="grade composed answers instead of retrieval (mode default: %s): answer-hit, hit of [1], words, abstention, exact spans; on all questions and each half" % Settings.mode)
+    evaluate.add_argument("--answers", action="store_true", help="grade composed answers instead of retrieval (mode default: %s): answer-hit, hit of [1], words, abstention, exact spans, and the short answers of factoid questions (shown, exact match, token F1); on all questions and each half" % Settings.mode)
     evaluate.add_argument("--answerer", choices=ANSWERERS, default=None, help="with --answers, what composes the answers (default: %s, or llm with --llm)" % Settings.answerer)
     evaluate.add_argument("--questions", type=int, help="with --answers, grade only this many questions, spread evenly over the file (an LLM answers a few per minute on 2 cores)")
     _add_llm_options(evaluate)
@@ -269,6 +269,12 @@ def _eval(args: argparse.Namespace) -> int:
             f"{r.mode:<8} {r.questions:>9} {r.passages:>8} {r.recall_at_1:>6.3f} {r.recall_at_5:>6.3f} "
             f"{r.recall_at_10:>6.3f} {r.mrr_at_10:>7.3f} {r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
         )
+    for r in results:
+        if r.found_as_copy:
+            print(
+                f"{r.mode}: {r.found_as_copy} question(s) found their paragraph as a copy: the file holds that text "
+                "in another article too, search grouped the copies into one hit, and it counts as found"
+            )
     return EXIT_OK
 
 
@@ -300,7 +306,24 @@ def _eval_answers(args: argparse.Namespace, settings: Settings) -> int:
             f"{r.latency_p50_ms:>7.1f} {r.latency_p95_ms:>7.1f}"
             + (f" {r.answerer:<10} {'-' if r.verified_share is None else f'{r.verified_share:.3f}':>8} {r.fallback_rate:>8.3f}" if len(answerers) > 1 else "")
         )
+    if any(r.factoid_questions for r in results):
+        _print_short_answers(results, several=len(answerers) > 1)
     return EXIT_OK
+
+
+def _print_short_answers(results: Sequence[Any], *, several: bool) -> None:
+    """The short answers of factoid questions: how often one is shown, and how often a shown one is right."""
+
+    def share(value: float | None) -> str:
+        return "-" if value is None else f"{value:.3f}"
+
+    print("\nshort answers of factoid questions (shown: share given one; EM, F1 and right (F1 >= 0.5) over those shown; other: share of the other questions given one)")
+    print(f"{'mode':<8} {'split':<11} {'factoid':>7} {'shown':>6} {'EM':>6} {'F1':>6} {'right':>6} {'other':>6}" + (f" {'answerer':<10}" if several else ""))
+    for r in results:
+        print(
+            f"{r.mode:<8} {r.split:<11} {r.factoid_questions:>7} {r.short_shown:>6.3f} {share(r.short_exact):>6} "
+            f"{share(r.short_f1):>6} {share(r.short_right):>6} {r.short_shown_other:>6.3f}" + (f" {r.answerer:<10}" if several else "")
+        )
 
 
 def _ask(args: argparse.Namespace) -> int:

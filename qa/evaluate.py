@@ -9,11 +9,13 @@ import re
 import statistics
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from qa.answer import Answerer, AnswererFactory, ExtractiveAnswerer, ask, make_answerer
 from qa.build import BuildProgress, build_index
@@ -22,9 +24,9 @@ from qa.embed import Embedder
 from qa.errors import InputError, SettingsError
 from qa.ingest import iter_articles
 from qa.normalize import normalize
-from qa.records import Answer, Article
+from qa.records import Answer, Article, Hit
 from qa.retrieve import Retriever
-from qa.text import detect_language
+from qa.text import detect_language, question_type
 
 _BATCH = 64
 # Passages of one article can fill several slots; ask for enough hits to rank 10 articles.
@@ -51,27 +53,175 @@ class EvalResult:
     mrr_at_10: float
     latency_p50_ms: float
     latency_p95_ms: float
+    # Questions whose paragraph ranked in the top 10 only as a copy another article's hit carries
+    # (a file holding one paragraph twice): counted as found.
+    found_as_copy: int = 0
 
 
 def load_squad(path: str | Path) -> tuple[list[Article], list[Question]]:
-    """Each paragraph of a SQuAD v1.1 file becomes an article; each question names its paragraph."""
+    """Each paragraph of a SQuAD v1.1 file becomes an article; each question names its paragraph.
+
+    The whole file is checked first (`squad_problems`), so a bad item is named
+    before any model loads. A paragraph's id is `squad:TITLE:N` (N its place in
+    its article); an article whose title an earlier one already has gets
+    `squad:TITLE (2):N`, and so on, so titles need not be unique and ids (and
+    `split_of`'s halves) stay what they were for files whose titles are.
+
+    Raises:
+        InputError: the file cannot be read, is not SQuAD v1.1 JSON, or an item of it is wrong
+            (the message names the first, as `data[3].paragraphs[2].qas[0].answers[0]`).
+    """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))["data"]
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(f"{path} is not a SQuAD-format JSON file with a 'data' list ({exc})") from None
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"{path} is not a SQuAD-format JSON file: cannot read it ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path} is not a SQuAD-format JSON file: it is not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path} is not a SQuAD-format JSON file: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    except (RecursionError, ValueError):
+        raise InputError(f"{path} is not a SQuAD-format JSON file: JSON nested too deeply or a number too long to read") from None
+    problems = squad_problems(document)
+    if problems:
+        more = f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})" if len(problems) > 1 else ""
+        if problems[0].startswith("the top level"):
+            raise InputError(f"{path} is not a SQuAD-format JSON file: {problems[0]}")
+        raise InputError(f"{path}: {problems[0]}{more}")
     articles: list[Article] = []
     questions: list[Question] = []
-    for doc in data:
+    used: set[str] = set()
+    for doc in document["data"]:
+        title = doc.get("title", "")
+        key, copy = title, 1
+        while key in used:
+            copy += 1
+            key = f"{title} ({copy})"
+        used.add(key)
         for number, paragraph in enumerate(doc["paragraphs"]):
-            article_id = f"squad:{doc['title']}:{number}"
-            articles.append(Article(id=article_id, title=doc["title"], text=paragraph["context"], origin=f"{path}#{article_id}"))
-            for qa_item in paragraph["qas"]:
-                answers = tuple(a["text"] for a in qa_item.get("answers", []))
-                questions.append(Question(text=qa_item["question"], article_id=article_id, answers=answers))
-    if not questions:
-        raise InputError(f"{path} has no questions")
+            article_id = f"squad:{key}:{number}"
+            articles.append(Article(id=article_id, title=title, text=paragraph["context"], origin=f"{path}#{article_id}"))
+            for item in paragraph["qas"]:
+                questions.append(Question(text=item["question"], article_id=article_id, answers=tuple(a["text"] for a in item["answers"])))
     return articles, questions
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def squad_problems(document: object) -> list[str]:
+    """What is wrong in a parsed SQuAD v1.1 document, each problem as `WHERE: WHAT`, in file order; [] if nothing.
+
+    Checked: a `data` list of articles, each with an optional string `title` and a
+    `paragraphs` list; each paragraph with a non-blank string `context` and a `qas`
+    list; each question with a non-blank string `question` and a non-empty
+    `answers` list; each answer with a non-empty string `text` and an integer
+    `answer_start` where the context holds that text. A file without a question is a problem too.
+    """
+    if not isinstance(document, dict) or not isinstance(document.get("data"), list):
+        found = _kind(document) if not isinstance(document, dict) else "an object without a 'data' list"
+        return [f"the top level must be an object with a 'data' list, got {found}"]
+    problems: list[str] = []
+    questions = 0
+
+    def text_problem(value: object, what: str, *, blank_ok: bool = False) -> str | None:
+        if value is None:
+            return f"missing {what}"
+        if not isinstance(value, str):
+            return f"{what} must be a string, got {_kind(value)}"
+        if not blank_ok and not value.strip():
+            return f"{what} is empty"
+        if _SURROGATE.search(value):
+            return f"{what} holds an unpaired surrogate escape (\\ud800-\\udfff), which is not text"
+        return None
+
+    def list_problem(container: dict[str, object], key: str, where: str) -> list[object] | None:
+        value = container.get(key)
+        if not isinstance(value, list):
+            problems.append(f"{where}: {'missing ' + repr(key) if value is None else f'{key!r} must be a list, got {_kind(value)}'}")
+            return None
+        return value
+
+    for i, doc in enumerate(document["data"]):
+        where = f"data[{i}]"
+        if not isinstance(doc, dict):
+            problems.append(f"{where}: an article must be an object, got {_kind(doc)}")
+            continue
+        if "title" in doc and (problem := text_problem(doc["title"], "'title'", blank_ok=True)):
+            problems.append(f"{where}: {problem}")
+        paragraphs = list_problem(doc, "paragraphs", where)
+        for j, paragraph in enumerate(paragraphs or []):
+            where = f"data[{i}].paragraphs[{j}]"
+            if not isinstance(paragraph, dict):
+                problems.append(f"{where}: a paragraph must be an object, got {_kind(paragraph)}")
+                continue
+            context = paragraph.get("context")
+            if problem := text_problem(context, "'context'"):
+                problems.append(f"{where}: {problem}")
+                context = None
+            for k, item in enumerate(list_problem(paragraph, "qas", where) or []):
+                where = f"data[{i}].paragraphs[{j}].qas[{k}]"
+                if not isinstance(item, dict):
+                    problems.append(f"{where}: a question must be an object, got {_kind(item)}")
+                    continue
+                questions += 1
+                if problem := text_problem(item.get("question"), "'question'"):
+                    problems.append(f"{where}: {problem}")
+                answers = list_problem(item, "answers", where)
+                if answers == []:
+                    problems.append(f"{where}: 'answers' is empty (SQuAD v2.0 unanswerable questions are not supported)")
+                for m, answer in enumerate(answers or []):
+                    if problem := _answer_problem(answer, context):
+                        problems.append(f"{where}.answers[{m}]: {problem}")
+    if not problems and not questions:
+        problems.append("data: the file holds no questions")
+    return problems
+
+
+def _answer_problem(answer: object, context: str | None) -> str | None:
+    if not isinstance(answer, dict):
+        return f"an answer must be an object, got {_kind(answer)}"
+    text, start = answer.get("text"), answer.get("answer_start")
+    if text is None:
+        return "missing 'text'"
+    if not isinstance(text, str):
+        return f"'text' must be a string, got {_kind(text)}"
+    if not text.strip():
+        return "'text' is empty"
+    if start is None:
+        return "missing 'answer_start'"
+    if type(start) is not int:
+        return f"'answer_start' must be an integer, got {_kind(start)}"
+    if context is None:
+        return None
+    if start < 0:
+        return f"answer_start {start} is negative"
+    if start + len(text) > len(context):
+        return (
+            f"answer_start {start} is out of range: the text ({len(text)} characters) would end at {start + len(text)}, "
+            f"past the end of the context ({len(context)} characters)"
+        )
+    if context[start:start + len(text)] != text:
+        elsewhere = context.find(text)
+        return (
+            f"text {_clip_repr(text)} is not at answer_start {start} (the context has {_clip_repr(context[start:start + len(text)])} there"
+            + (f"; the text is at {elsewhere})" if elsewhere >= 0 else "; the text is nowhere in the context)")
+        )
+    return None
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind as a message names it."""
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
+    if isinstance(value, (int, float)):
+        return f"the number {value!r}"
+    return {dict: "an object", list: "a list", str: "a string"}.get(type(value), type(value).__name__)
+
+
+def _clip_repr(text: str, limit: int = 40) -> str:
+    """The text quoted on one line (newlines escaped), clipped."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
 
 
 def build_eval_index(
@@ -92,8 +242,9 @@ def build_eval_index(
     out.mkdir(parents=True, exist_ok=True)
     corpus = out / "corpus.jsonl"
     with open(corpus, "w", encoding="utf-8") as stream:
-        for article in articles:
-            stream.write(json.dumps({"id": article.id, "title": article.title, "text": article.text}, ensure_ascii=False) + "\n")
+        stream.writelines(
+            json.dumps({"id": a.id, "title": a.title, "text": a.text}, ensure_ascii=False) + "\n" for a in articles
+        )
         if distractors is not None:
             for article in islice(iter_articles([distractors]), limit):
                 record = {"id": f"distractor:{article.id}", "title": article.title, "text": article.text,
@@ -114,11 +265,13 @@ def evaluate(
     time, as a user asks them, query encoding included.
     """
     ranks: list[int | None] = []
+    copies = 0
     for start in range(0, len(questions), _BATCH):
         batch = questions[start:start + _BATCH]
         for question, hits in zip(batch, retriever.search_many([q.text for q in batch], k=_DEPTH, mode=mode)):
-            article_ids = list(dict.fromkeys(h.article_id for h in hits))
-            ranks.append(article_ids.index(question.article_id) + 1 if question.article_id in article_ids else None)
+            rank, as_copy = rank_of(question.article_id, hits)
+            ranks.append(rank)
+            copies += as_copy and rank is not None and rank <= 10
     latencies = []
     for question in questions[:latency_sample]:
         started = time.perf_counter()
@@ -136,7 +289,27 @@ def evaluate(
         mrr_at_10=sum(1 / r for r in ranks if r is not None and r <= 10) / n,
         latency_p50_ms=statistics.median(latencies),
         latency_p95_ms=latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))],
+        found_as_copy=copies,
     )
+
+
+def rank_of(article_id: str, hits: Sequence[Hit]) -> tuple[int | None, bool]:
+    """Where `article_id` ranks among the articles `hits` bring (1 first), and whether only as a copy; (None, False) if absent.
+
+    Hits of an article already ranked add no rank. A hit stands for every article
+    carrying its passage (wire copies grouped, `Hit.carriers`): the gold article
+    found among a hit's carriers but not as its own article is found as a copy.
+    """
+    ranked: set[str] = set()
+    for hit in hits:
+        if hit.article_id in ranked:
+            continue
+        ranked.add(hit.article_id)
+        if hit.article_id == article_id:
+            return len(ranked), False
+        if any(c.article_id == article_id for c in hit.carriers):
+            return len(ranked), True
+    return None, False
 
 
 @contextmanager
@@ -189,8 +362,8 @@ def run_eval(
     `store_options` (store, uri, token, collection) evaluate another store than the embedded one.
     """
     articles, questions = load_squad(data)
-    options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress,
-                   store_options=store_options)
+    options = {"distractors": distractors, "limit": limit, "settings": settings, "workdir": workdir, "keep": keep,
+               "progress": progress, "store_options": store_options}
     with _indexed(articles, **options) as retriever:
         return [evaluate(retriever, questions, mode=mode) for mode in modes]
 
@@ -222,6 +395,16 @@ class AnswerEvalResult:
     answerer: str = "extractive"
     verified_share: float | None = None
     fallback_rate: float = 0.0
+    # Short answers (`Answer.short`), scored as reading-comprehension papers do: on the factoid
+    # questions (`question_type` is not "other"), the share with one shown, then over those shown
+    # the mean exact match and token F1 against the best gold answer, and the share right (F1 >= 0.5);
+    # None where none was shown. `short_shown_other`: the share of the other questions given one.
+    factoid_questions: int = 0
+    short_shown: float = 0.0
+    short_exact: float | None = None
+    short_f1: float | None = None
+    short_right: float | None = None
+    short_shown_other: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -246,6 +429,10 @@ class _Graded:
     kept: int = 0
     removed: int = 0
     fell_back: bool = False
+    factoid: bool = False
+    short: bool = False
+    short_exact: bool = False
+    short_f1: float = 0.0
 
 
 SPLITS = ("all", "calibration", "held-out")
@@ -265,6 +452,40 @@ def answer_contains(answer: str, gold: str) -> bool:
 
 def _match_form(text: str) -> str:
     return " ".join(_PUNCTUATION.sub(" ", normalize(text)).split())
+
+
+# Articles, as SQuAD's scorer drops "a", "an", "the": English, French, and Arabic's prefix "ال".
+_ARTICLES = frozenset({"a", "an", "the", "le", "la", "les", "l", "un", "une", "des"})
+_ARABIC_ARTICLE = "\u0627\u0644"
+RIGHT_F1 = 0.5
+
+
+def answer_tokens(text: str) -> list[str]:
+    """The tokens exact match and F1 compare: normalized (`qa.normalize`), punctuation and articles dropped."""
+    tokens = []
+    for token in _PUNCTUATION.sub(" ", normalize(text)).split():
+        if token in _ARTICLES:
+            continue
+        # Only where a stem remains: "الى" is a word, not an article and "ى".
+        tokens.append(token[2:] if token.startswith(_ARABIC_ARTICLE) and len(token) > 3 else token)
+    return tokens
+
+
+def exact_match(prediction: str, gold: str) -> bool:
+    """Whether the two answers are the same tokens (`answer_tokens`), as SQuAD's exact match after Arabic normalization."""
+    return answer_tokens(prediction) == answer_tokens(gold)
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 of a predicted answer against a gold one, over `answer_tokens`; 1.0 when both are empty."""
+    predicted, wanted = answer_tokens(prediction), answer_tokens(gold)
+    if not predicted or not wanted:
+        return float(predicted == wanted)
+    same = sum((Counter(predicted) & Counter(wanted)).values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(predicted), same / len(wanted)
+    return 2 * precision * recall / (precision + recall)
 
 
 def evaluate_answers(
@@ -326,12 +547,41 @@ def evaluate_answers(
                 answerer=name,
                 verified_share=sum(g.kept for g in chosen) / written if written else None,
                 fallback_rate=sum(g.fell_back for g in chosen) / n,
+                **_short_figures(chosen),
             )
         )
     return results
 
 
+def _short_figures(graded: Sequence[_Graded]) -> dict[str, Any]:
+    factoid = [g for g in graded if g.factoid]
+    others = [g for g in graded if not g.factoid]
+    shown = [g for g in factoid if g.short]
+    return {
+        "factoid_questions": len(factoid),
+        "short_shown": len(shown) / len(factoid) if factoid else 0.0,
+        "short_exact": sum(g.short_exact for g in shown) / len(shown) if shown else None,
+        "short_f1": sum(g.short_f1 for g in shown) / len(shown) if shown else None,
+        "short_right": sum(g.short_f1 >= RIGHT_F1 for g in shown) / len(shown) if shown else None,
+        "short_shown_other": sum(g.short for g in others) / len(others) if others else 0.0,
+    }
+
+
 def _grade(retriever: Retriever, question: Question, answer: Answer, articles: dict[str, str]) -> _Graded:
+    return replace(_grade_text(retriever, question, answer, articles), **_grade_short(question, answer))
+
+
+def _grade_short(question: Question, answer: Answer) -> dict[str, Any]:
+    # `Answer.short` is None when no phrase was confident enough to show (or the answerer makes none).
+    short = getattr(answer, "short", None)
+    graded: dict[str, Any] = {"factoid": question_type(question.text) != "other", "short": short is not None}
+    if short is not None:
+        graded["short_exact"] = any(exact_match(short.text, gold) for gold in question.answers)
+        graded["short_f1"] = max((token_f1(short.text, gold) for gold in question.answers), default=0.0)
+    return graded
+
+
+def _grade_text(retriever: Retriever, question: Question, answer: Answer, articles: dict[str, str]) -> _Graded:
     if answer.answerer == "llm":
         # A generated answer is graded on what it says, not on the passage spans it cites.
         from qa.llm.prompt import parse_claims
@@ -384,7 +634,8 @@ def run_answer_eval(
     if questions_limit is not None and 0 < questions_limit < len(questions):
         step = len(questions) / questions_limit
         questions = [questions[int(i * step)] for i in range(questions_limit)]
-    options = dict(distractors=distractors, limit=limit, settings=settings, workdir=workdir, keep=keep, progress=progress)
+    options = {"distractors": distractors, "limit": limit, "settings": settings, "workdir": workdir, "keep": keep,
+               "progress": progress}
     with _indexed(articles, **options) as retriever:
         results = []
         for choice in answerers or [(settings or Settings()).answerer]:
