@@ -15,9 +15,11 @@ import numpy as np
 from qa.chunk import Span, split_sentences
 from qa.config import ANSWERERS, Settings, check_choice
 from qa.errors import SettingsError
+from qa.figures import Reading, disagree, read_figure, site_readings
 from qa.normalize import normalize
-from qa.records import Answer, Citation, Hit, Turn
+from qa.records import Answer, Citation, Figure, Hit, Short, Turn
 from qa.retrieve import check_question
+from qa.short import short_phrase
 from qa.text import (
     MATCH_STOPWORDS,
     Word,
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ABSTENTION",
     "ANSWERER_FACTORIES",
+    "NO_WORDS",
     "Answerer",
     "AnswererFactory",
     "Encoder",
@@ -43,6 +46,7 @@ __all__ = [
     "answer_sentences",
     "ask",
     "ask_stream",
+    "is_wordless",
     "make_answerer",
 ]
 
@@ -51,6 +55,27 @@ ABSTENTION = {
     "en": "The articles available do not answer this question. These are the nearest passages:",
     "fr": "Les articles disponibles ne répondent pas à cette question. Voici les passages les plus proches :",
 }
+# The abstention for a question with no word to look for (markup, punctuation or symbols only).
+NO_WORDS = {
+    "ar": "لا يحمل السؤال كلمة يُبحث عنها، فلا إجابة له في المقالات.",
+    "en": "The question holds no word to look for, so the articles cannot answer it.",
+    "fr": "La question ne contient aucun mot à chercher : les articles ne peuvent pas y répondre.",
+}
+# Markup: a script or style element with its content, then any tag or comment.
+_MARKUP = re.compile(r"<(script|style)\b.*?(?:</\1\s*>|$)|<!--.*?(?:-->|$)|</?[A-Za-z][^>]*>", re.IGNORECASE | re.DOTALL)
+_LETTER_OR_DIGIT = re.compile(r"[^\W_]")
+
+
+def is_wordless(question: str) -> bool:
+    """Whether `question` holds no letter or digit once markup is set aside (`<script>alert(1)</script>`, `؟؟؟`, `<b></b>`)."""
+    return not _LETTER_OR_DIGIT.search(_MARKUP.sub(" ", question))
+
+
+def _wordless_answer(question: str, language: str) -> Answer:
+    return Answer(
+        question=question, text=NO_WORDS.get(language, NO_WORDS["en"]), citations=(), hits=(), abstained=True,
+        language=language, search_query=question,
+    )
 
 
 @runtime_checkable
@@ -171,6 +196,14 @@ CROSS_SCRIPT_OVERLAP = 0.45
 MIN_WORDS = 3
 # A further sentence must bring this share of content words the answer does not have yet.
 NOVEL_SHARE = 0.3
+# Another outlet's sentence is read for its figure when it scores within this of the best sentence.
+FIGURE_MARGIN = 0.08
+# What opens the figures of outlets that disagree, by the question's language.
+FIGURES_LEAD = {
+    "ar": "تختلف الأرقام بين المصادر:",
+    "en": "The sources give different figures:",
+    "fr": "Les sources donnent des chiffres différents :",
+}
 
 
 @dataclass(frozen=True)
@@ -262,13 +295,26 @@ class ExtractiveAnswerer:
             language: "ar", "en" or "fr": the language an abstention is worded in.
             history: unused: `question` is already resolved against it.
         """
+        if is_wordless(question):
+            return _wordless_answer(question, language)
         candidates = self._candidates(question, hits)
         if not candidates or candidates[0].score < self.min_support:
             return Answer(
                 question=question, text=ABSTENTION.get(language, ABSTENTION["en"]), citations=(), hits=tuple(hits),
                 abstained=True, language=language, search_query=question,
             )
-        return _cited(question, self._compose(candidates), hits, language)
+        chosen = self._compose(candidates)
+        figures = self._figures(question, candidates)
+        chosen += [candidate for candidate, _ in figures if all(candidate is not c for c in chosen)]
+        return _cited(question, chosen, hits, language, figures)
+
+    def _figures(self, question: str, candidates: list[_Candidate]) -> list[tuple[_Candidate, Reading]]:
+        """For a how-many question, each outlet's best sentence and its figure, when the outlets disagree; else none."""
+        floor = max(self.min_support, candidates[0].score - FIGURE_MARGIN)
+        near = [c for c in candidates if c.score >= floor]
+        found = [(near[i], read_figure(question, near[i].text)) for i in site_readings(question, [(c.hit.site, c.text) for c in near])]
+        readings = [(candidate, reading) for candidate, reading in found if reading is not None]
+        return readings if disagree([reading for _, reading in readings]) else []
 
     def _candidates(self, question: str, hits: Sequence[Hit]) -> list[_Candidate]:
         """Every sentence of the top hits, once per article span, scored, best first."""
@@ -348,7 +394,10 @@ class ExtractiveAnswerer:
         return chosen
 
 
-def _cited(question: str, chosen: Sequence[_Candidate], hits: Sequence[Hit], language: str) -> Answer:
+def _cited(
+    question: str, chosen: Sequence[_Candidate], hits: Sequence[Hit], language: str,
+    figures: Sequence[tuple[_Candidate, Reading]] = (),
+) -> Answer:
     numbers: dict[str, int] = {}
     parts = []
     citations = []
@@ -364,9 +413,54 @@ def _cited(question: str, chosen: Sequence[_Candidate], hits: Sequence[Hit], lan
                 site=hit.site, agency=hit.agency, published=hit.published, url=hit.url,
             )
         )
+    sentences = " ".join(parts)
+    if figures:
+        # Outlets disagree: each one's figure is shown, none picked as the answer.
+        found = tuple(_figure(candidate, reading, numbers[candidate.hit.passage_id]) for candidate, reading in figures)
+        return Answer(
+            question=question, text=f"{_figures_line(found, language)}\n{sentences}", citations=tuple(citations),
+            hits=tuple(hits), abstained=False, language=language, search_query=question, figures=found,
+        )
+    short = _short(question, chosen[0], citations[0])
+    # The phrase that answers leads, so a reader sees it before the sentences that support it.
+    text = sentences if short is None else f"{short.text} {SHORT_SEPARATOR} {sentences}"
     return Answer(
-        question=question, text=" ".join(parts), citations=tuple(citations), hits=tuple(hits),
-        abstained=False, language=language, search_query=question,
+        question=question, text=text, citations=tuple(citations), hits=tuple(hits),
+        abstained=False, language=language, search_query=question, short=short,
+    )
+
+
+def _figure(candidate: _Candidate, reading: Reading, citation: int) -> Figure:
+    hit = candidate.hit
+    return Figure(
+        value=reading.value, number=reading.number, unit=reading.unit, site=hit.site, published=hit.published,
+        citation=citation, sentence=candidate.text, start=candidate.start + reading.start, end=candidate.start + reading.end,
+        article_id=hit.article_id,
+    )
+
+
+def _figures_line(figures: Sequence[Figure], language: str) -> str:
+    """`The sources give different figures: 12 (BBC, 2018-05-02) [1]; 11 (france24, 2018-05-02) [2]`."""
+    comma, semicolon = ("، ", "؛ ") if language == "ar" else (", ", "; ")
+    shown = []
+    for figure in figures:
+        source = comma.join(part for part in (figure.site, (figure.published or "")[:10]) if part)
+        shown.append(f"{figure.value} ({source}) [{figure.citation}]")
+    return f"{FIGURES_LEAD.get(language, FIGURES_LEAD['en'])} {semicolon.join(shown)}"
+
+
+# Between the short answer and the cited sentences in `Answer.text`.
+SHORT_SEPARATOR = "—"
+
+
+def _short(question: str, best: _Candidate, citation: Citation) -> Short | None:
+    """The short answer to a factoid question, read from the best sentence, located in its article."""
+    phrase = short_phrase(question, best.text)
+    if phrase is None:
+        return None
+    return Short(
+        text=best.text[phrase.start:phrase.end], start=best.start + phrase.start, end=best.start + phrase.end,
+        article_id=best.hit.article_id, citation=citation.number, kind=phrase.kind,
     )
 
 
@@ -469,6 +563,10 @@ def ask_stream(
     """
     question = check_question(question)
     chosen = make_answerer(answerer, retriever.embedder)
+    if is_wordless(question):
+        # Nothing to search for: any passage found would be unrelated.
+        yield _wordless_answer(question, detect_language(question))
+        return
     query = resolve_followup(question, history)
     hits = retriever.search(query, k, **search_options)
     language = detect_language(question)

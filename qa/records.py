@@ -175,6 +175,44 @@ class Answer:
     answerer: str = "extractive"
     note: str = ""
     removed: tuple[Removed, ...] = ()
+    # The phrase that answers a factoid question, taken from a cited sentence (None: none is confident),
+    # and, for a how-many question whose top passages' outlets give different numbers, each outlet's figure.
+    short: Short | None = None
+    figures: tuple[Figure, ...] = ()
+
+
+@dataclass(frozen=True)
+class Short:
+    """The phrase that answers a factoid question: `article.text[start:end] == text`, inside the sentence cited `[citation]`.
+
+    `kind` is what it is: "date", "number", "person", "place", "name" or "other".
+    """
+
+    text: str
+    start: int
+    end: int
+    article_id: str
+    citation: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class Figure:
+    """One outlet's figure for a how-many question: `value` as written (`article.text[start:end] == value`), read as `number` `unit`.
+
+    `sentence` is the sentence it is read from, cited `[citation]` in the answer.
+    """
+
+    value: str
+    number: float
+    unit: str
+    site: str | None
+    published: str | None
+    citation: int
+    sentence: str
+    start: int
+    end: int
+    article_id: str
 
 
 @dataclass(frozen=True)

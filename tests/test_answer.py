@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 import qa
-from qa.answer import ABSTENTION, ANSWERER_FACTORIES, Answerer, ExtractiveAnswerer, answer_sentences, ask, make_answerer
+from qa.answer import (
+    ABSTENTION,
+    ANSWERER_FACTORIES,
+    SHORT_SEPARATOR,
+    Answerer,
+    ExtractiveAnswerer,
+    answer_sentences,
+    ask,
+    make_answerer,
+)
 from qa.config import ANSWERERS, Settings
 from qa.embed import Embedder
 from qa.errors import QueryError, SettingsError
@@ -120,7 +129,10 @@ def test_citations_locate_their_sentences_in_the_article() -> None:
         assert ARTICLE.text[citation.start:citation.end] == citation.sentence
         assert ARTICLE.text[citation.passage_start:citation.passage_end] == citation.passage_text
         assert (citation.title, citation.site, citation.agency, citation.published) == ("زيارة أولوند", "مصدر24", "رويترز", "2015-11-25")
-    assert answer.text == " ".join(f"{c.sentence} [{c.number}]" for c in answer.citations)
+    # A how-many question: the short answer, read from the best sentence, leads the cited sentences.
+    assert answer.short is not None and answer.short.text == "130 شخصا" and answer.short.citation == 1
+    assert ARTICLE.text[answer.short.start:answer.short.end] == answer.short.text
+    assert answer.text == f"130 شخصا {SHORT_SEPARATOR} " + " ".join(f"{c.sentence} [{c.number}]" for c in answer.citations)
 
 
 def test_citations_are_numbered_by_first_use_and_shared_within_a_passage() -> None:

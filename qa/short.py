@@ -1,0 +1,332 @@
+"""The short answer: the phrase of a cited sentence that answers a factoid question (a date, a number, a name, a place)."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from qa.normalize import normalize
+from qa.text import (
+    MATCH_STOPWORDS,
+    content_words,
+    is_arabic,
+    question_type,
+    split_words,
+)
+from qa.text.words import INDEX_STOPWORDS, match_keys
+
+__all__ = ["SHORT_KINDS", "Phrase", "short_phrase"]
+
+# What each question type asks for, as `records.Short.kind` names it.
+SHORT_KINDS = {"time": "date", "number": "number", "person": "person", "place": "place"}
+
+
+def _n(words: str) -> frozenset[str]:
+    return frozenset(normalize(words).split())
+
+
+MONTHS = _n(
+    "يناير فبراير مارس أبريل ابريل إبريل مايو يونيو يونيه يوليو يوليه أغسطس اغسطس سبتمبر أكتوبر اكتوبر نوفمبر ديسمبر "
+    "جانفي فيفري أفريل ماي جوان جويلية أوت كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين "
+    "january february march april may june july august september october november december "
+    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
+)
+DAYS = _n(
+    "الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت "
+    "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi dimanche"
+)
+# Cardinal words (a digit is a number by itself); and what may follow a number and belongs to it.
+NUMBER_WORDS = _n(
+    "واحد اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية تسع تسعة "
+    "عشر عشرة عشرون عشرين ثلاثون ثلاثين أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين ثمانون ثمانين تسعون تسعين "
+    "مئة مائة مئات مائتين مئتين مائتان ألف آلاف ألفين ألفا مليون ملايين مليار مليارات نصف ربع ثلث عشرات "
+    "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eighty ninety "
+    "hundred hundreds thousand thousands million millions billion billions dozen dozens "
+    "deux trois quatre cinq six sept huit neuf dix onze douze vingt trente quarante cinquante soixante cent cents mille "
+    "million millions milliard milliards douzaine"
+)
+# Scales and units: they extend a number whether or not the question names them.
+SCALES = _n("ألف آلاف ألفا مليون ملايين مليار مليارات million millions billion billions thousand milliard milliards mille")
+UNITS = _n(
+    "دولار دولارا دولارات يورو جنيه جنيها ريال ريالا درهم درهما دينار دينارا ليرة روبل يوان ين "
+    "كيلومتر كيلومترا كم متر مترا أمتار ميل ميلا أميال قدم أقدام كيلوغرام كيلوغراما كغ طن أطنان غرام لتر "
+    "بالمئة بالمائة المئة المائة درجة درجات ساعة ساعات دقيقة دقائق ثانية ثوان يوم يوما أيام أسبوع أسابيع شهر أشهر شهرا سنة سنوات عاما أعوام "
+    "dollars dollar euros euro pounds percent per cent km kilometres kilometers miles mile metres meters feet tons tonnes "
+    "hours minutes seconds days weeks months years pour cent dollars"
+)
+_RANGE = re.compile(r"\s*[-–—]\s*")
+_RANGE_WORDS = _n("إلى الى حتى to à")
+_YEAR_NOUNS = _n("عام العام سنة السنة year in en vers")
+_CENTURY = _n("القرن قرن century siècle")
+_DECADE = re.compile(r"^(?:\w+ينيات|\w+ينات|1[0-9]{3}s|20[0-9]{2}s)$")
+_PERSON_TITLES = _n(
+    "الرئيس السيد السيدة الملك الملكة الأمير الأميرة الشيخ الدكتور الوزير السفير الإمام البابا القس الجنرال اللواء "
+    "العقيد الكاتب المؤلف الشاعر الفنان اللاعب المدرب الفيلسوف المهندس القائد الزعيم المتحدث "
+    "mr mrs ms dr president king queen prince minister general sir lord saint mme président roi reine ministre"
+)
+_NAME_JOINERS = _n("بن ابن أبو أبي آل عبد de du von van der bin al el la le of")
+_STOP = MATCH_STOPWORDS | INDEX_STOPWORDS
+
+# A token: a number as written (1,000  3.5  56,2 ٪) or a run of letters with their Arabic marks.
+_TOKEN = re.compile(r"\d+(?:[.,٫٬]\d+)*(?:\s?[%٪])?|(?:[^\W\d_]|[\u0610-\u061a\u064b-\u065f\u0670])+")
+_CLAUSE_BREAK = re.compile(r"[،,;؛:()\[\]«»\"“”]")
+# How far (in words) a phrase may lie from the nearest word it shares with the question.
+MAX_DISTANCE = 6
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A span `sentence[start:end]` that answers the question, and what it is ("date", "number", ...)."""
+
+    start: int
+    end: int
+    kind: str
+
+
+@dataclass(frozen=True)
+class _Token:
+    start: int
+    end: int
+    raw: str
+    plain: str
+    keys: frozenset[str]
+    digits: bool
+    clause: int
+    # What separates the token from the one before it ("" for the first).
+    gap: str = ""
+
+
+def _tokens(sentence: str) -> list[_Token]:
+    tokens = []
+    clause = 0
+    last = 0
+    for match in _TOKEN.finditer(sentence):
+        gap = sentence[last:match.start()] if tokens else ""
+        clause += bool(_CLAUSE_BREAK.search(gap))
+        last = match.end()
+        raw = match.group()
+        plain = normalize(raw)
+        tokens.append(_Token(match.start(), match.end(), raw, plain, match_keys(plain) | {plain}, raw[0].isdigit(), clause, gap))
+    return tokens
+
+
+def _is_number(token: _Token) -> bool:
+    # A number word with the article is an adjective (`الثلاث`), not a count.
+    return token.digits or (bool(token.keys & NUMBER_WORDS) and not token.plain.startswith(_DEFINITE))
+
+
+def _is_year(token: _Token) -> bool:
+    if not token.digits or not token.raw.isdigit():
+        return False
+    return len(token.raw) in (3, 4) and 100 <= int(token.raw) <= 2100
+
+
+def _is_month(tokens: list[_Token], i: int) -> bool:
+    """A month name, only beside a number: `مارس` and `mai` are also ordinary words."""
+    if not tokens[i].keys & MONTHS:
+        return False
+    before = i > 0 and tokens[i - 1].digits
+    after = i + 1 < len(tokens) and tokens[i + 1].digits
+    return before or after
+
+
+def _dates(tokens: list[_Token]) -> list[tuple[int, int]]:
+    """Token ranges [first, last) of dates: day month year, month year, a year, a weekday, a century, a decade."""
+    found: list[tuple[int, int]] = []
+    used: set[int] = set()
+    for i in range(len(tokens)):
+        if _is_month(tokens, i):
+            first, last = i, i + 1
+            if i > 0 and tokens[i - 1].digits and tokens[i - 1].raw.isdigit() and int(tokens[i - 1].raw) <= 31:
+                first = i - 1
+            if last < len(tokens) and _is_year(tokens[last]):
+                last += 1
+            found.append((first, last))
+            used.update(range(first, last))
+    for i, token in enumerate(tokens):
+        if i in used:
+            continue
+        if _is_year(token) and (i == 0 or tokens[i - 1].plain in _YEAR_NOUNS or len(token.raw) == 4) or token.plain in DAYS or bool(token.keys & DAYS) or _DECADE.match(token.plain):
+            found.append((i, i + 1))
+        elif token.keys & _CENTURY and i + 1 < len(tokens):
+            last = i + 2
+            if last < len(tokens) and tokens[last].plain in ("عشر", "عشره"):
+                last += 1
+            found.append((i, last))
+    return _ranges(tokens, sorted(found))
+
+
+def _ranges(tokens: list[_Token], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Dates joined by a range (`1321 إلى 1323`, `2005 و2010`, `1914–1918`) as one span."""
+    merged: list[tuple[int, int]] = []
+    for first, last in spans:
+        if merged:
+            previous_first, previous_last = merged[-1]
+            between = tokens[previous_last:first]
+            dash = first == previous_last and _RANGE.fullmatch(tokens[first].gap)
+            word = len(between) == 1 and between[0].plain in _RANGE_WORDS | {"و", "and", "et"}
+            if dash or word:
+                merged[-1] = (previous_first, last)
+                continue
+        merged.append((first, last))
+    return merged
+
+
+_HOW_MANY = re.compile(r"(?:^|\s)(?:[وف]?كم|بكم|many|much|combien(?:\s+d[e']?)?)\s+(?:عدد\s+|من\s+)?(\w+)", re.IGNORECASE)
+
+
+def _counted(question: str) -> frozenset[str]:
+    """The keys of the noun a how-many question counts (`كم شخصا`, `how many people`, `combien de morts`)."""
+    match = _HOW_MANY.search(normalize(question))
+    return match_keys(match.group(1)) if match else frozenset()
+
+
+def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Token ranges of numbers with their scale and unit, or the noun the question counts."""
+    in_date = {i for first, last in dates for i in range(first, last) if last - first > 1}
+    found = []
+    i = 0
+    while i < len(tokens):
+        if not _is_number(tokens[i]) or i in in_date:
+            i += 1
+            continue
+        # A year after عام/in is a date, not a count.
+        if _is_year(tokens[i]) and i > 0 and tokens[i - 1].plain in _YEAR_NOUNS:
+            i += 1
+            continue
+        first = i
+        while i + 1 < len(tokens):
+            following = tokens[i + 1]
+            if (_is_number(following) or following.plain in SCALES) and not following.gap.strip():
+                i += 1
+            elif _RANGE.fullmatch(following.gap) and _is_number(following):
+                i += 1  # 20–30
+            elif following.plain in _RANGE_WORDS and not following.gap.strip() and i + 2 < len(tokens) and _is_number(tokens[i + 2]) and not tokens[i + 2].gap.strip():
+                i += 2  # خمس إلى عشر، 30 to 50
+            else:
+                break
+        last = i + 1
+        for _ in range(2):
+            if last < len(tokens) and tokens[last].clause == tokens[last - 1].clause and tokens[last].plain not in _STOP and (
+                tokens[last].keys & (UNITS | counted)
+            ):
+                last += 1
+            else:
+                break
+        found.append((first, last))
+        i = last
+    return found
+
+
+def _names(tokens: list[_Token], question_keys: frozenset[str]) -> list[tuple[int, int]]:
+    """Capitalized runs (Latin script) that may name a person or a place, a title left out."""
+    found = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        capital = token.raw[:1].isupper() and not (token.keys & question_keys)
+        if capital:
+            first = i
+            while i + 1 < len(tokens) and tokens[i + 1].clause == token.clause and (
+                tokens[i + 1].raw[:1].isupper() or (tokens[i + 1].plain in _NAME_JOINERS and i + 2 < len(tokens) and tokens[i + 2].raw[:1].isupper())
+            ) and not (tokens[i + 1].keys & question_keys):
+                i += 1
+            # A title is not the name: "French President François Hollande" names François Hollande.
+            titled = [j for j in range(first, i + 1) if tokens[j].keys & _PERSON_TITLES]
+            if titled and titled[-1] < i:
+                first = titled[-1] + 1
+            if not (first == 0 and i == first) and not (titled and titled[-1] == i):
+                found.append((first, i + 1))
+            i += 1
+            continue
+        i += 1
+    return found
+
+
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
+_DEFINITE = ("ال", "وال", "بال", "فال", "كال", "لل")
+
+
+def _name_like(token: _Token, question_keys: frozenset[str]) -> bool:
+    """An Arabic word that may be part of a name: no article, no function word, not the question's, not a number."""
+    return (
+        bool(_ARABIC_LETTER.match(token.plain)) and not token.plain.startswith(_DEFINITE) and token.plain not in _STOP
+        and len(token.plain) > 1 and not (token.keys & question_keys) and not _is_number(token)
+        and not token.keys & (_PERSON_TITLES | MONTHS | DAYS)
+    )
+
+
+def _arabic_names(tokens: list[_Token], question_keys: frozenset[str]) -> list[tuple[int, int]]:
+    """Runs of up to four article-less words after a title, or a title and its adjective (`الرئيس الكولومبي خوان مانويل سانتوس`).
+
+    Arabic writes no capitals: without a title, an article-less run is as often a verb or a noun in construct as a name.
+    """
+    found = []
+    i = 0
+    while i < len(tokens):
+        if not _name_like(tokens[i], question_keys):
+            i += 1
+            continue
+        first = i
+        while i + 1 < len(tokens) and i + 1 - first < 4 and _name_like(tokens[i + 1], question_keys) and tokens[i + 1].clause == tokens[first].clause:
+            i += 1
+        titled = first > 0 and bool(tokens[first - 1].keys & _PERSON_TITLES) or (
+            first > 1 and tokens[first - 1].plain.startswith(_DEFINITE) and bool(tokens[first - 2].keys & _PERSON_TITLES)
+        )
+        if titled and _ends(tokens, i + 1):
+            found.append((first, i + 1))
+        i += 1
+    return found
+
+
+def _ends(tokens: list[_Token], last: int) -> bool:
+    """Whether a name run ends at `last`: at a break, the sentence's end, a word with the article or a function word."""
+    return last == len(tokens) or tokens[last].clause != tokens[last - 1].clause or tokens[last].plain.startswith(_DEFINITE) or tokens[last].plain in _STOP
+
+
+def short_phrase(question: str, sentence: str) -> Phrase | None:
+    """The phrase of `sentence` that answers `question`, or None when the question is not factoid or no phrase is confident.
+
+    Candidates are phrases of the kind the question asks for (`question_type`):
+    dates for when, numbers with their unit or counted noun for how many, names
+    for who and where; a phrase made of the question's own words is no answer.
+    The candidate nearest to the words the sentence shares with the question wins;
+    none is returned when no candidate lies within `MAX_DISTANCE` words of them or
+    when two lie equally near.
+    """
+    kind = question_type(question)
+    if kind not in SHORT_KINDS:
+        return None
+    asked = content_words(split_words(question))
+    question_keys = frozenset().union(*(w.keys for w in asked)) if asked else frozenset()
+    tokens = _tokens(sentence)
+    if not tokens:
+        return None
+    dates = _dates(tokens)
+    if kind == "time":
+        candidates = dates
+    elif kind == "number":
+        candidates = _numbers(tokens, _counted(question), dates)
+    elif kind == "person":
+        candidates = _arabic_names(tokens, question_keys) + ([] if is_arabic(sentence) else _names(tokens, question_keys))
+    else:
+        # Names in Latin letters inside Arabic text are glosses (`ASL`, `Floresta Amazônica`), not answers.
+        candidates = [] if is_arabic(sentence) else _names(tokens, question_keys)
+    candidates = [(first, last) for first, last in candidates if not all(t.keys & question_keys for t in tokens[first:last])]
+    if not candidates:
+        return None
+    anchors = [i for i, t in enumerate(tokens) if t.keys & question_keys and t.plain not in _STOP]
+    if not anchors:
+        if len(candidates) != 1:
+            return None
+        first, last = candidates[0]
+    else:
+        def distance(span: tuple[int, int]) -> int:
+            first, last = span
+            return min(first - a if a < first else a - last + 1 if a >= last else 0 for a in anchors)
+
+        ranked = sorted(candidates, key=distance)
+        if distance(ranked[0]) > MAX_DISTANCE or (len(ranked) > 1 and distance(ranked[1]) == distance(ranked[0])):
+            return None
+        first, last = ranked[0]
+    return Phrase(tokens[first].start, tokens[last - 1].end, SHORT_KINDS[kind])

@@ -1,0 +1,60 @@
+"""The short answer's phrase: candidates of the kind asked for, the nearest to the question's words, abstention when unsure."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa.short import short_phrase
+
+
+def phrase(question: str, sentence: str) -> str | None:
+    found = short_phrase(question, sentence)
+    return None if found is None else sentence[found.start:found.end]
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        ("كم شخصا قتل في هجمات باريس؟", "وقتل 130 شخصا في هجمات باريس في 13 نوفمبر.", "130 شخصا"),
+        ("متى قتل 130 شخصا في هجمات باريس؟", "وقتل 130 شخصا في هجمات باريس في 13 نوفمبر.", "13 نوفمبر"),
+        ("متى يزور أولوند موسكو؟", "يزور الرئيس الفرنسي فرانسوا أولوند موسكو يوم الخميس للقاء بوتين.", "الخميس"),
+        ("في أي عام تأسست الشركة؟", "تأسست الشركة في عام 1998 في كاليفورنيا على يد طالبين.", "1998"),
+        ("كم بلغت تكلفة المشروع؟", "وبلغت تكلفة المشروع 20 مليون دولار بحسب الوزارة.", "20 مليون دولار"),
+        ("How many people were killed in the Paris attacks?", "The attacks in Paris killed 130 people on 13 November.", "130 people"),
+        ("When did the attacks in Paris happen?", "The attacks in Paris killed 130 people on 13 November 2015.", "13 November 2015"),
+        ("Who met Putin in Moscow?", "In Moscow, French President François Hollande met Putin on Thursday.", "François Hollande"),
+        ("Combien de personnes sont mortes à Paris ?", "Les attentats de Paris ont fait 130 morts le 13 novembre.", "130"),
+        ("في أي قرن أنشأ المبشرون مدارس؟", "أنشأ المبشرون مدارس كنسية في القرن التاسع عشر في جنوب أفريقيا.", "القرن التاسع عشر"),
+    ],
+)
+def test_the_phrase_of_the_kind_asked_for(question: str, sentence: str, expected: str) -> None:
+    assert phrase(question, sentence) == expected
+
+
+def test_the_span_is_the_sentence_text() -> None:
+    sentence = "وقتل 130 شخصا في هجمات باريس."
+    found = short_phrase("كم شخصا قتل في هجمات باريس؟", sentence)
+    assert found is not None and found.kind == "number" and sentence[found.start:found.end] == "130 شخصا"
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        # Not a factoid question.
+        ("لماذا يزور أولوند موسكو؟", "يزور أولوند موسكو يوم الخميس للقاء بوتين."),
+        # No phrase of the kind asked for.
+        ("متى يزور أولوند موسكو؟", "يزور أولوند موسكو للقاء بوتين."),
+        # Two numbers as near the question's words, one each side: ambiguous.
+        ("كم شخصا أصيب؟", "قتل 12 وأصيب 40 آخرون."),
+        # The only number is the question's own.
+        ("كم شخصا قتل في 13 هجوما؟", "قتل كثيرون في 13 هجوما."),
+    ],
+)
+def test_no_phrase_when_unsure(question: str, sentence: str) -> None:
+    assert phrase(question, sentence) is None
+
+
+def test_a_month_name_alone_is_no_date() -> None:
+    # مارس is March and also "he practised".
+    assert phrase("متى مارس الطب؟", "مارس الطب طويلا في القاهرة.") is None
+    assert phrase("متى مارس الطب؟", "مارس الطب منذ 3 مارس 1990 في القاهرة.") == "3 مارس 1990"
