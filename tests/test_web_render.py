@@ -126,3 +126,24 @@ def test_a_generated_answer_says_it_was_verified_and_lists_what_was_removed_esca
     assert "qa-note" not in answer_message(Answer(QUESTION, "x [1]", (_citation(),), (), False, "ar", QUESTION), 3)
     streaming = streaming_message(f"نص {EVIL}")
     assert "qa-streaming" in streaming and "<script>" not in streaming
+
+
+def test_the_short_answer_opens_the_message_and_is_marked_in_its_sentence() -> None:
+    from qa.records import Figure, Short
+
+    citation = _citation(sentence="وقتل 130 شخصا في الهجوم.")
+    at = citation.start + citation.sentence.index("130 شخصا")
+    short = Short(text="130 شخصا", start=at, end=at + len("130 شخصا"), article_id="a", citation=1, kind="number")
+    answer = Answer(question="كم شخصا قتل؟", text=f"130 شخصا — {citation.sentence} [1]", citations=(citation,), hits=(),
+                    abstained=False, language="ar", search_query="كم شخصا قتل؟", short=short)
+    message = answer_message(answer, 1)
+    assert message.index('<strong class="qa-short"') < message.index("وقتل") and '<a class="qa-cite"' in message
+    article = Article(id="a", title="t", text=" " * 100 + citation.passage_text, origin="x.txt")
+    section = sources_section(1, answer, {"a": article})
+    assert section.count('<mark class="qa-short-hl">130 شخصا</mark>') == 2  # in the passage and in the whole article
+    assert '<mark class="qa-hl">وقتل <mark class="qa-short-hl">' in section
+    figure = Figure(value="130 شخصا", number=130.0, unit="شخصا", site="مصدر24", published="2015-11-25", citation=1,
+                    sentence=citation.sentence, start=at, end=at + len("130 شخصا"), article_id="a")
+    with_figures = Answer(question="كم شخصا قتل؟", text=f"تختلف الأرقام بين المصادر: 130 شخصا (مصدر24، 2015-11-25) [1]\n{citation.sentence} [1]",
+                          citations=(citation,), hits=(), abstained=False, language="ar", search_query="كم شخصا قتل؟", figures=(figure,))
+    assert "qa-short-hl" in sources_section(1, with_figures, {}) and "<br>" in answer_message(with_figures, 1)

@@ -47,6 +47,11 @@ def answer_message(answer: Answer, turn: int) -> str:
         return f'<a class="qa-cite" href="#{source_id(turn, number)}" title="المصدر {number}">[{number}]</a>'
 
     text = _MARKER.sub(link, _lines(answer.text))
+    short = answer.short
+    if short is not None and short.text and "\n" not in short.text and answer.text.startswith(short.text):
+        # The phrase that answers opens the text: shown apart, before the sentences that support it.
+        lead = _lines(short.text)
+        text = f'<strong class="qa-short" title="الإجابة المختصرة">{lead}</strong>{_MARKER.sub(link, _lines(answer.text)[len(lead):])}'
     note = ""
     if answer.search_query and answer.search_query.strip() != answer.question.strip():
         note = f'<div class="qa-note" dir="rtl">بحثت عن: <bdi>{esc(answer.search_query)}</bdi></div>'
@@ -92,11 +97,34 @@ def error_message(problem: Problem) -> str:
     )
 
 
-def _highlight(text: str, start: int, end: int) -> str:
-    """Escaped `text` with `text[start:end]` in a <mark>; the whole text unmarked when the span is off."""
+def _highlight(text: str, start: int, end: int, inner: tuple[int, int] | None = None) -> str:
+    """Escaped `text` with `text[start:end]` in a <mark>; the whole text unmarked when the span is off.
+
+    `inner`, a span of `text` inside the marked one, is marked again (the short answer in its sentence).
+    """
     if not 0 <= start < end <= len(text):
         return _lines(text)
-    return f'{_lines(text[:start])}<mark class="qa-hl">{_lines(text[start:end])}</mark>{_lines(text[end:])}'
+    marked = _piece(text[start:end])
+    if inner is not None and start <= inner[0] < inner[1] <= end:
+        a, b = inner[0] - start, inner[1] - start
+        piece = text[start:end]
+        marked = f'{_piece(piece[:a])}<mark class="qa-short-hl">{_piece(piece[a:b])}</mark>{_piece(piece[b:])}'
+    return f'{_piece(text[:start])}<mark class="qa-hl">{marked}</mark>{_piece(text[end:])}'
+
+
+def _piece(text: str) -> str:
+    """Part of a text, escaped, its line breaks kept and its spaces too (they separate it from the marked part)."""
+    return "<br>".join(esc(line) for line in text.split("\n"))
+
+
+def _short_in(answer: Answer, number: int, start: int, end: int, base: int) -> tuple[int, int] | None:
+    """Where the short answer (or an outlet's figure) lies in the sentence `[number]` at article span [start, end), relative to `base`."""
+    spans = [(answer.short.citation, answer.short.start, answer.short.end)] if answer.short is not None else []
+    spans += [(f.citation, f.start, f.end) for f in answer.figures]
+    for citation, span_start, span_end in spans:
+        if citation == number and start <= span_start < span_end <= end:
+            return span_start - base, span_end - base
+    return None
 
 
 def _meta(site: str | None, agency: str | None, published: str | None, score: float | None) -> str:
@@ -121,10 +149,15 @@ def sources_section(turn: int, answer: Answer, articles: dict[str, Article]) -> 
         if not (0 <= offset < sentence_end <= len(c.passage_text)) or c.passage_text[offset:sentence_end] != c.sentence:
             found = c.passage_text.find(c.sentence)
             offset, sentence_end = (found, found + len(c.sentence)) if found >= 0 else (0, 0)
+        # The short answer's span is in article offsets; the passage holds the sentence at `offset`.
+        inner = _short_in(answer, c.number, c.start, c.end, c.start - offset)
         article = articles.get(c.article_id)
         whole = ""
         if article is not None:
-            body = _highlight(article.text, c.start, c.end) if article.text[c.start:c.end] == c.sentence else _lines(article.text)
+            body = (
+                _highlight(article.text, c.start, c.end, _short_in(answer, c.number, c.start, c.end, 0))
+                if article.text[c.start:c.end] == c.sentence else _lines(article.text)
+            )
             whole = (
                 f'<details class="qa-article"><summary>المقال كاملا</summary>'
                 f'<div class="qa-article-text" dir="{text_direction(article.text)}">{body}</div></details>'
@@ -133,7 +166,7 @@ def sources_section(turn: int, answer: Answer, articles: dict[str, Article]) -> 
             f'<article class="qa-src" id="{source_id(turn, c.number)}" dir="{text_direction(c.passage_text)}">'
             f'<header><span class="qa-num">[{c.number}]</span> <span class="qa-title">{esc(c.title)}</span></header>'
             f'<div class="qa-meta">{_meta(c.site, c.agency, c.published, c.score)}</div>'
-            f'<p class="qa-passage">{_highlight(c.passage_text, offset, sentence_end)}</p>'
+            f'<p class="qa-passage">{_highlight(c.passage_text, offset, sentence_end, inner)}</p>'
             f"{whole}{_link(c.url)}</article>"
         )
     if not answer.citations:

@@ -25,6 +25,8 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, Any]:
         "answerer": answer.answerer,
         "note": answer.note,
         "removed": [asdict(r) for r in answer.removed],
+        "short": asdict(answer.short) if answer.short is not None else None,
+        "figures": [asdict(f) for f in answer.figures],
         "hits": [hit_json(h, i) for i, h in enumerate(answer.hits, start=1)],
         "took_ms": round(took_ms, 1),
     }
