@@ -17,7 +17,7 @@ INDEX_FORMAT = 2
 FLAT_MAX_PASSAGES = 50_000
 
 MODES = ("hybrid", "dense", "lexical")
-PRECISIONS = ("auto", "float32", "bfloat16")
+PRECISIONS = ("auto", "float32", "bfloat16", "int8")
 INDEX_TYPES = ("auto", "flat", "hnsw")
 STORES = ("faiss", "milvus")
 ANSWERERS = ("extractive", "llm")
@@ -47,7 +47,8 @@ class Settings:
         chunk_tokens: the window of a passage, in the embedding model's tokens.
         overlap_sentences: sentences repeated at the start of the next passage.
         batch_size: passages per embedding batch.
-        precision: one of PRECISIONS: "auto" (bf16 where the CPU supports it), "float32" or "bfloat16".
+        precision: one of PRECISIONS: "auto" (`qa.embed.auto_precision`: bf16 where the CPU computes it natively,
+            else int8), "float32", "bfloat16" or "int8".
         top_k: hits returned by a search, from 1 to MAX_TOP_K.
         index_type: one of INDEX_TYPES: "auto" (exact search up to FLAT_MAX_PASSAGES
             passages, HNSW beyond), "flat" or "hnsw".

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ __all__ = [
     "E5_PROMPTS",
     "PROVENANCE_FILE",
     "ResolvedModel",
+    "cpu_has_amx",
     "cpu_supports_bf16",
     "load_tokenizer",
+    "models_root",
     "read_json",
     "read_max_tokens",
     "read_prompts",
@@ -171,17 +174,35 @@ def weights_fingerprint(path: Path) -> str:
     return text_sha256(listing)
 
 
-@functools.cache
+def models_root(cache_dir: str | Path | None = None) -> Path:
+    """Where qa keeps the models it makes: `cache_dir/models`, else `$XDG_CACHE_HOME/qa/models` or `~/.cache/qa/models`."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser() / "models"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    base = Path(xdg) if xdg else Path.home() / ".cache"
+    return base / "qa" / "models"
+
+
 def cpu_supports_bf16() -> bool:
-    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16), so autocast pays."""
+    """True where the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16)."""
+    return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
+
+
+def cpu_has_amx() -> bool:
+    """True where the CPU has AMX tiles for bf16 matrix products (Intel Sapphire Rapids and later)."""
+    return "amx_bf16" in _cpu_flags()
+
+
+@functools.cache
+def _cpu_flags() -> frozenset[str]:
     try:
         cpuinfo = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
     except OSError:
-        return False
+        return frozenset()
     for line in cpuinfo.splitlines():
         if line.startswith("flags"):
-            return bool({"avx512_bf16", "amx_bf16"} & set(line.partition(":")[2].split()))
-    return False
+            return frozenset(line.partition(":")[2].split())
+    return frozenset()
 
 
 def read_json(file: Path, *, missing: Any = None) -> Any:

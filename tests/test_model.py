@@ -16,6 +16,7 @@ from qa.errors import ModelError
 from qa.model import (
     E5_PROMPTS,
     ResolvedModel,
+    cpu_has_amx,
     cpu_supports_bf16,
     load_tokenizer,
     read_json,
@@ -207,3 +208,4 @@ def test_cpu_supports_bf16_reads_the_cpu_flags() -> None:
         )
     expected = "avx512_bf16" in flags.split() or "amx_bf16" in flags.split()
     assert cpu_supports_bf16() is expected
+    assert cpu_has_amx() is ("amx_bf16" in flags.split())
