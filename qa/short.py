@@ -37,7 +37,7 @@ DAYS = _n(
 )
 # Cardinal words (a digit is a number by itself); and what may follow a number and belongs to it.
 NUMBER_WORDS = _n(
-    "واحد اثنان اثنين اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية تسع تسعة "
+    "واحد اثنان اثنين اثنا اثني اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية تسع تسعة "
     "عشر عشرة عشرون عشرين ثلاثون ثلاثين أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين ثمانون ثمانين تسعون تسعين "
     "مئة مائة مئات مائتين مئتين مائتان ألف آلاف ألفين ألفا مليون ملايين مليار مليارات نصف ربع ثلث عشرات "
     "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eighty ninety "
@@ -56,6 +56,10 @@ UNITS = _n(
 )
 _RANGE = re.compile(r"\s*[-–—]\s*")
 _RANGE_WORDS = _n("إلى الى حتى to à")
+_PER_HUNDRED = _n("المئة المائة cent")
+# A share (a percentage, a fraction) answers a question about a share, and only such a question.
+_SHARE_WORDS = _n("نسبة النسبة بنسبة نسبه حصة percentage percent proportion share fraction pourcentage proportion part")
+_FRACTIONS = _n("نصف ثلث ربع ثلثي ثلثا half third quarter thirds moitié tiers quart")
 _YEAR_NOUNS = _n("عام العام سنة السنة year in en vers")
 _CENTURY = _n("القرن قرن century siècle")
 _DECADE = re.compile(r"^(?:\w+ينيات|\w+ينات|1[0-9]{3}s|20[0-9]{2}s)$")
@@ -206,6 +210,8 @@ def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[in
             else:
                 break
         last = i + 1
+        if last + 1 < len(tokens) and tokens[last].plain in ("في", "per", "pour") and tokens[last + 1].plain in _PER_HUNDRED:
+            last += 2  # 30 في المئة, 30 per cent
         for _ in range(2):
             if last < len(tokens) and tokens[last].clause == tokens[last - 1].clause and tokens[last].plain not in _STOP and (
                 tokens[last].keys & (UNITS | counted)
@@ -216,6 +222,14 @@ def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[in
         found.append((first, last))
         i = last
     return found
+
+
+def _is_share(tokens: list[_Token], span: tuple[int, int]) -> bool:
+    first, last = span
+    words = tokens[first:last]
+    return any(t.raw[-1] in "%٪" or t.plain in _PER_HUNDRED or "بالميه" in t.plain or "بالمايه" in t.plain for t in words) or (
+        all(t.plain in _FRACTIONS or t.keys & _FRACTIONS for t in words if not t.digits) and not any(t.digits for t in words)
+    )
 
 
 def _names(tokens: list[_Token], question_keys: frozenset[str]) -> list[tuple[int, int]]:
@@ -306,7 +320,8 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
     if kind == "time":
         candidates = dates
     elif kind == "number":
-        candidates = _numbers(tokens, _counted(question), dates)
+        share = "%" in question or "٪" in question or any(w.keys & _SHARE_WORDS for w in asked)
+        candidates = [span for span in _numbers(tokens, _counted(question), dates) if _is_share(tokens, span) == share]
     elif kind == "person":
         candidates = _arabic_names(tokens, question_keys) + ([] if is_arabic(sentence) else _names(tokens, question_keys))
     else:

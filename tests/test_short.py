@@ -24,6 +24,9 @@ def phrase(question: str, sentence: str) -> str | None:
         ("When did the attacks in Paris happen?", "The attacks in Paris killed 130 people on 13 November 2015.", "13 November 2015"),
         ("Who met Putin in Moscow?", "In Moscow, French President François Hollande met Putin on Thursday.", "François Hollande"),
         ("Combien de personnes sont mortes à Paris ?", "Les attentats de Paris ont fait 130 morts le 13 novembre.", "130"),
+        ("ما هي نسبة الفتيات في المناطق الساحلية؟", "قدرت اليونيسف أن 30 في المئة من الفتيات في المناطق الساحلية تركن المدرسة.", "30 في المئة"),
+        ("متى حكم جيجين؟", "حكم جيجين خان لمدة عامين فقط، من 1321 إلى 1323.", "1321 إلى 1323"),
+        ("كم قتيلا سقط في الهجوم؟", "سقط إثنا عشر قتيلا في الهجوم.", "إثنا عشر قتيلا"),
         ("في أي قرن أنشأ المبشرون مدارس؟", "أنشأ المبشرون مدارس كنسية في القرن التاسع عشر في جنوب أفريقيا.", "القرن التاسع عشر"),
     ],
 )
@@ -46,6 +49,8 @@ def test_the_span_is_the_sentence_text() -> None:
         ("متى يزور أولوند موسكو؟", "يزور أولوند موسكو للقاء بوتين."),
         # Two numbers as near the question's words, one each side: ambiguous.
         ("كم شخصا أصيب؟", "قتل 12 وأصيب 40 آخرون."),
+        # A count does not answer a question about a share, nor a share one about a count.
+        ("كم عدد المثليين المتزوجين؟", "وكان هناك 0.9% من الشراكات بين المثليين المتزوجين."),
         # The only number is the question's own.
         ("كم شخصا قتل في 13 هجوما؟", "قتل كثيرون في 13 هجوما."),
     ],
