@@ -321,8 +321,13 @@ class Terms:
         )
 
 
-def _bm25_matrix(terms: Terms, vocab_size: int) -> dict[str, Any]:
-    """The term-major sparse matrix of BM25 scores bm25s searches, as its `index()` would compute it."""
+def _bm25_matrix(terms: Terms, vocab_size: int, *, block_docs: int = 8192) -> dict[str, Any]:
+    """The term-major sparse matrix of BM25 scores bm25s searches, as its `index()` would compute it.
+
+    Computed `block_docs` passages at a time, in two passes (document frequencies,
+    then scores written straight to their place), so the temporary arrays are
+    those of one block, not of the whole corpus; the matrix is the same for any block size.
+    """
     docs = len(terms)
     lengths = np.diff(terms.offsets)
     if docs == 0 or len(terms.ids) == 0:
@@ -330,21 +335,41 @@ def _bm25_matrix(terms: Terms, vocab_size: int) -> dict[str, Any]:
             "data": np.empty(0, dtype=np.float32), "indices": np.empty(0, dtype=np.int32),
             "indptr": np.zeros(vocab_size + 1, dtype=np.int32), "num_docs": docs,
         }
-    doc_of_token = np.repeat(np.arange(docs, dtype=np.int64), lengths)
-    keys, tf = np.unique(np.asarray(terms.ids, dtype=np.int64) * docs + doc_of_token, return_counts=True)
-    term, doc = keys // docs, keys % docs
-    df = np.bincount(term, minlength=vocab_size)
+    blocks = [(start, min(start + block_docs, docs)) for start in range(0, docs, block_docs)]
+    df = np.zeros(vocab_size, dtype=np.int64)
+    for start, end in blocks:
+        df += np.bincount(_term_doc_pairs(terms, start, end)[0], minlength=vocab_size)
     idf = np.log(1 + (docs - df + 0.5) / (df + 0.5))
     average = lengths.mean()
-    tf = tf.astype(np.float64)
-    scores = idf[term] * tf / (tf + _K1 * (1 - _B + _B * lengths[doc] / average))
     indptr = np.zeros(vocab_size + 1, dtype=np.int64)
     np.cumsum(df, out=indptr[1:])
-    index_dtype = np.int32 if max(docs, len(keys)) < 2**31 else np.int64
-    return {
-        "data": scores.astype(np.float32), "indices": doc.astype(index_dtype),
-        "indptr": indptr.astype(index_dtype), "num_docs": docs,
-    }
+    pairs = int(indptr[-1])
+    index_dtype = np.int32 if max(docs, pairs) < 2**31 else np.int64
+    data = np.empty(pairs, dtype=np.float32)
+    indices = np.empty(pairs, dtype=index_dtype)
+    filled = indptr[:-1].copy()
+    for start, end in blocks:
+        term, doc, tf = _term_doc_pairs(terms, start, end)
+        tf = tf.astype(np.float64)
+        scores = idf[term] * tf / (tf + _K1 * (1 - _B + _B * lengths[doc] / average))
+        # Pairs come sorted by term, then passage: each term's run goes after what earlier blocks wrote.
+        runs = np.flatnonzero(np.concatenate([[True], term[1:] != term[:-1]]))
+        rank = np.arange(len(term)) - np.repeat(runs, np.diff(np.append(runs, len(term))))
+        places = filled[term] + rank
+        data[places] = scores
+        indices[places] = doc
+        filled += np.bincount(term, minlength=vocab_size)
+    return {"data": data, "indices": indices, "indptr": indptr.astype(index_dtype), "num_docs": docs}
+
+
+def _term_doc_pairs(terms: Terms, start: int, end: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct (term, passage) pairs of passages `start` to `end`, sorted by term then passage, with counts."""
+    offsets = terms.offsets[start:end + 1]
+    ids = np.asarray(terms.ids[offsets[0]:offsets[-1]], dtype=np.int64)
+    span = end - start
+    doc_of_token = np.repeat(np.arange(span, dtype=np.int64), np.diff(offsets))
+    keys, tf = np.unique(ids * span + doc_of_token, return_counts=True)
+    return keys // span, keys % span + start, tf
 
 
 def _top(scores: np.ndarray, k: int) -> LexicalMatches:
