@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens, help="passage window in model tokens (default: %(default)s)")
     build.add_argument("--overlap", type=int, default=Settings.overlap_sentences, help="sentences repeated between passages (default: %(default)s)")
     build.add_argument("--batch-size", type=int, default=Settings.batch_size, help="passages per embedding batch (default: %(default)s)")
-    build.add_argument("--precision", choices=PRECISIONS, default=Settings.precision, help="embedding precision (default: %(default)s: bf16 where the CPU supports it)")
+    build.add_argument("--precision", choices=PRECISIONS, default=Settings.precision, help="embedding precision (default: %(default)s: int8 through ONNX Runtime, or bf16 on CPUs with AMX)")
     build.add_argument("--index-type", choices=INDEX_TYPES, default=Settings.index_type, help="vector index: exact (flat), approximate (hnsw), or auto: flat up to %d passages (default: %%(default)s)" % FLAT_MAX_PASSAGES)
     build.add_argument("--force", action="store_true", help="chunk and embed everything again instead of reusing the current index")
     build.add_argument("--strict", action="store_true", help="stop at the first bad input instead of skipping it")
