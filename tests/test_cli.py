@@ -74,7 +74,7 @@ def test_build_reports_skipped_inputs(tmp_path: Path, seed_file: Path) -> None:
         (["nope"], 2, "invalid choice"),
         (["search", "سؤال", "--mode", "fuzzy"], 2, "argument --mode: invalid choice: 'fuzzy' (choose from 'hybrid', 'dense', 'lexical')"),
         (["ask", "سؤال", "--answerer", "oracle"], 2, "argument --answerer: invalid choice: 'oracle' (choose from 'extractive', 'llm')"),
-        (["build", "--precision", "float16"], 2, "argument --precision: invalid choice: 'float16' (choose from 'auto', 'float32', 'bfloat16')"),
+        (["build", "--precision", "float16"], 2, "argument --precision: invalid choice: 'float16' (choose from 'auto', 'float32', 'bfloat16', 'int8')"),
         (["build", "--index-type", "ivf"], 2, "argument --index-type: invalid choice: 'ivf' (choose from 'auto', 'flat', 'hnsw')"),
         (["eval", "data.json", "--mode", "exact"], 2, "argument --mode: invalid choice: 'exact'"),
         (["build", "--batch-size", "0", "--out", "{tmp}/v"], 2, "qa build: error: batch_size must be at least 1, got 0"),
