@@ -17,6 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+import qa.answer
 from qa.answer import Answerer, AnswererFactory, ExtractiveAnswerer, ask, make_answerer
 from qa.build import BuildProgress, build_index
 from qa.config import MODES, Settings
@@ -652,6 +653,7 @@ def calibrate_abstention(
     mode: str = Settings.mode,
     settings: Settings | None = None,
     workdir: str | Path | None = None,
+    cross_script: bool = False,
 ) -> AbstentionCalibration:
     """Fit the answerer's `min_support` on the calibration half of SQuAD-format data.
 
@@ -660,7 +662,12 @@ def calibrate_abstention(
     own paragraph is absent. The threshold is the support (the best sentence's
     score) under which `answerable_abstention` of the answerable calibration
     questions fall; both rates are then reported on the held-out half too.
-    This is how `qa.answer.MIN_SUPPORT` was set; rerun it for another model.
+    This is how `qa.answer.MIN_SUPPORT` was set (on XQuAD-ar); rerun it for another model.
+
+    With `cross_script`, for data whose questions are written in another script than
+    its paragraphs (xquad.en-questions.dev.json: English over Arabic), the threshold is
+    fitted the same way and given as `qa.answer.MIN_SUPPORT_CROSS_SCRIPT` is written:
+    on the cross-script scale, before the answerer moves such scores onto `MIN_SUPPORT`'s.
     """
     articles, questions = load_squad(data)
     settings = settings or Settings()
@@ -687,7 +694,7 @@ def calibrate_abstention(
         return sum(s < threshold for s in scores) / len(scores) if scores else 0.0
 
     return AbstentionCalibration(
-        threshold=threshold,
+        threshold=threshold - (qa.answer.MIN_SUPPORT - qa.answer.MIN_SUPPORT_CROSS_SCRIPT) if cross_script else threshold,
         answerable_abstention=below(support[("calibration", True)]),
         unanswerable_abstention=below(support.get(("calibration", False), [])),
         held_out_answerable_abstention=below(support.get(("held-out", True), [])),
