@@ -17,7 +17,7 @@ import os
 import shutil
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -52,7 +52,7 @@ _FRESH_STORE = "fresh.sqlite"
 _FRESH_VECTORS = "fresh.f32"
 _FRESH_META = "fresh.json"
 _FRESH_FILES = (_FRESH_STORE, _FRESH_STORE + "-wal", _FRESH_STORE + "-shm", _FRESH_VECTORS, _FRESH_META)
-_COPY_ROWS = 65_536
+_COPY_ROWS = 16_384
 _RECALL_QUERIES = 500
 
 OnPhase = Callable[[str, int, int | None], None]
@@ -97,6 +97,8 @@ class FaissWriter:
         self._fresh_vectors: BinaryIO | None = None
         self._dropped: set[str] = set()
         self._moved: list[tuple[str, int]] = []
+        # Kept once known: the model may be released before publish() needs it.
+        self._dimension: int | None = None
         self.manifest: Manifest | None = None
         """The manifest published, once `publish()` returned."""
         self.path: Path | None = base.folder if base is not None else None
@@ -138,9 +140,12 @@ class FaissWriter:
     @property
     def dimension(self) -> int:
         # Asking the embedder loads the model; a build with nothing to embed takes the current index's word.
-        if self._base is not None and self._base.manifest.model.dimension is not None:
-            return self._base.manifest.model.dimension
-        return self._embedder.dimension
+        if self._dimension is None:
+            if self._base is not None and self._base.manifest.model.dimension is not None:
+                self._dimension = self._base.manifest.model.dimension
+            else:
+                self._dimension = self._embedder.dimension
+        return self._dimension
 
     def existing(self) -> Mapping[str, str]:
         return {article_id: sha for article_id, (_, sha, _) in self._base.articles.items()} if self._base else {}
@@ -270,7 +275,6 @@ class _Previous:
         self.articles = self.store.articles_by_id() if same_chunking else {}
         self.origins = self.store.origins() if same_chunking else {}
         self._by_hash: dict[str, int] | None = None
-        self._vectors: np.ndarray | None = None
         self._index: VectorIndex | None = None
         self.terms: Terms | None = None
         self.vocab: dict[str, int] = {}
@@ -313,10 +317,9 @@ class _Previous:
         return self._by_hash
 
     def vectors(self, rows: np.ndarray) -> np.ndarray:
-        if self._vectors is None and (self.folder / VECTORS_FILE).is_file():
-            self._vectors = load_vectors(self.folder / VECTORS_FILE)
-        if self._vectors is not None:
-            return np.asarray(self._vectors[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
+        if (self.folder / VECTORS_FILE).is_file():
+            # Mapped for this call only: the pages read leave the build's resident memory with the map.
+            return np.array(load_vectors(self.folder / VECTORS_FILE)[np.asarray(rows, dtype=np.int64)], dtype=np.float32)
         if self._index is None:
             self._index = VectorIndex.load(self.folder / INDEX_FILE)
         return self._index.vectors(np.asarray(rows, dtype=np.int64))
@@ -376,27 +379,15 @@ def _finish(tmp: Path, previous: _Previous | None, kept_articles: list[int], mov
         kept_articles, tmp / _FRESH_STORE, moved,
     )
     total = len(kept_rows) + fresh_count
-    fresh_vectors = (
-        np.memmap(tmp / _FRESH_VECTORS, dtype=np.float32, mode="r")[: fresh_count * dimension].reshape(fresh_count, dimension)
-        if fresh_count else np.zeros((0, dimension), dtype=np.float32)
-    )
-    vectors = np.lib.format.open_memmap(tmp / VECTORS_FILE, mode="w+", dtype=np.float32, shape=(total, dimension))
     kept_array = np.asarray(kept_rows, dtype=np.int64)
-    for start in range(0, len(kept_array), _COPY_ROWS):
-        rows = kept_array[start:start + _COPY_ROWS]
-        assert previous is not None
-        vectors[start:start + len(rows)] = previous.vectors(rows)
-        phase("vectors", start + len(rows), total)
-    for start in range(0, fresh_count, _COPY_ROWS):
-        block = fresh_vectors[start:start + _COPY_ROWS]
-        vectors[len(kept_array) + start:len(kept_array) + start + len(block)] = block
-        phase("vectors", len(kept_array) + start + len(block), total)
-    vectors.flush()
-    del fresh_vectors
+    _write_vectors(tmp / VECTORS_FILE, previous, kept_array, tmp / _FRESH_VECTORS, fresh_count, dimension, phase)
+    vectors = load_vectors(tmp / VECTORS_FILE)
 
     phase("lexical", 0, total)
     lexical = _lexical(tmp, previous, kept_array, len(kept_rows))
-    lexical_files = lexical.save(tmp)
+    lexical_info = LexicalInfo(files=tuple(lexical.save(tmp)), size=lexical.size, analyzer=lexical.analyzer.config())
+    # Saved: its arrays need not stay in memory while the vector index is built.
+    del lexical
 
     kind = choose_type(settings.index_type, total)
     phase("index", 0, total)
@@ -416,9 +407,36 @@ def _finish(tmp: Path, previous: _Previous | None, kept_articles: list[int], mov
         manifest,
         index=replace(described, built="extended" if extended else "new", recall=recall),
         corpus_sha256=_corpus_sha256(tmp / STORE),
-        lexical=LexicalInfo(files=tuple(lexical_files), size=lexical.size, analyzer=lexical.analyzer.config()),
+        lexical=lexical_info,
     )
-    return write_manifest(tmp, manifest, [INDEX_FILE, VECTORS_FILE, STORE, *lexical_files])
+    return write_manifest(tmp, manifest, [INDEX_FILE, VECTORS_FILE, STORE, *lexical_info.files])
+
+
+def _write_vectors(path: Path, previous: _Previous | None, kept_rows: np.ndarray, fresh: Path, fresh_count: int,
+                   dimension: int, phase: OnPhase) -> None:
+    """Write the generation's `vectors.npy`: the kept rows of the previous one, then the fresh ones.
+
+    Written and read with plain file calls, a block at a time: pages of a memory
+    map would stay in the build's resident memory until the map is closed.
+    """
+    total = len(kept_rows) + fresh_count
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(np.float32)), "fortran_order": False,
+              "shape": (total, dimension)}
+    with open(path, "wb") as out:
+        np.lib.format.write_array_header_1_0(out, header)
+        for start in range(0, len(kept_rows), _COPY_ROWS):
+            assert previous is not None
+            rows = kept_rows[start:start + _COPY_ROWS]
+            out.write(np.ascontiguousarray(previous.vectors(rows), dtype=np.float32).data)
+            phase("vectors", start + len(rows), total)
+        with open(fresh, "rb") if fresh_count else nullcontext() as source:
+            for start in range(0, fresh_count, _COPY_ROWS):
+                count = min(_COPY_ROWS, fresh_count - start)
+                block = np.fromfile(source, dtype=np.float32, count=count * dimension)
+                if len(block) != count * dimension:
+                    raise IndexStoreError(f"{fresh} holds fewer vectors than the {fresh_count} passages of this build")
+                out.write(block.data)
+                phase("vectors", len(kept_rows) + start + count, total)
 
 
 def _lexical(tmp: Path, previous: _Previous | None, kept_rows: np.ndarray, kept_count: int) -> LexicalIndex:
