@@ -157,6 +157,8 @@ def build_index(
     if missing:
         raise InputError("; ".join(f"{path}: no such file or folder" for path in missing))
     choose_type(settings.index_type, 0)
+    # An embedder made here is released before the final index phase; a caller's is left loaded.
+    owned = embedder is None
     embedder = embedder or Embedder.from_settings(settings)
     stats = BuildProgress()
     started = time.perf_counter()
@@ -168,7 +170,7 @@ def build_index(
             progress(stats)
 
     with _open_writer(out, target, embedder, settings, force, report) as writer:
-        return _build(writer, sources, settings, embedder, strict, stats, report, started)
+        return _build(writer, sources, settings, embedder, strict, stats, report, started, owned)
 
 
 def _milvus_target(store: str, uri: str | None, token: str | None, collection: str | None) -> MilvusTarget | None:
@@ -202,6 +204,7 @@ def _build(
     stats: BuildProgress,
     report: Callable[[str, int, int | None], None],
     started: float,
+    owned: bool = False,
 ) -> BuildReport:
     inputs = _fingerprint_inputs(sources)
     key = _build_key(settings, embedder)
@@ -250,6 +253,8 @@ def _build(
     removed = [article_id for article_id in existing if article_id not in seen]
     writer.remove(removed)
     manifest = _manifest(sources, settings, embedder, base, stats, len(removed), skipped, inputs, key)
+    if owned:
+        embedder.release()
     _return_freed_memory()
     writer.publish(manifest)
     assert writer.manifest is not None and writer.path is not None

@@ -82,6 +82,7 @@ class Embedder:
         self._model: SentenceTransformer | None = None
         self._int8: Int8Model | None = None
         self._fingerprint: str | None = None
+        self._dimension: int | None = None
         # Two threads asking for the first vectors at once must not load the weights twice;
         # reentrant because loading the model resolves the folder, which is lazy too.
         self._load_lock = threading.RLock()
@@ -105,6 +106,8 @@ class Embedder:
 
     @property
     def dimension(self) -> int:
+        if self._dimension is not None:
+            return self._dimension
         if self.precision == "int8":
             return self._load_int8().layout.dimension
         dimension = self._load_model().get_embedding_dimension()
@@ -157,6 +160,18 @@ class Embedder:
             self._load_int8()
         else:
             self._load_model()
+
+    def release(self) -> None:
+        """Drop the loaded weights (torch model or int8 session); the next encoding loads them again.
+
+        The dimension stays known. A build releases its own embedder before the final index
+        phase, which needs no model: on the whole ANT corpus the int8 session is ~450 MB of RSS.
+        """
+        with self._load_lock:
+            if self._model is not None or self._int8 is not None:
+                self._dimension = self.dimension
+            self._model = None
+            self._int8 = None
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
         """Count each text's own tokens: no prompt, no special tokens, no truncation.

@@ -556,3 +556,15 @@ def test_generic_folder_ranks_the_matching_sentence_first(minilm: Embedder) -> N
 def test_generic_count_is_never_truncated_or_padded(minilm: Embedder) -> None:
     # This model's tokenizer.json pads and truncates to 128 for training.
     assert minilm.count_tokens(["word " * 300, "word"]) == [300, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_release_drops_the_weights_and_loads_them_again(minilm_path: Path, precision: str) -> None:  # noqa: F811
+    embedder = Embedder(str(minilm_path), precision=precision)
+    before = embedder.encode_passages(ENGLISH)
+    embedder.release()
+    assert not embedder.loaded
+    assert embedder.dimension == before.shape[1] and not embedder.loaded, "the dimension stays known"
+    np.testing.assert_allclose(embedder.encode_passages(ENGLISH), before, atol=1e-6)
+    assert embedder.loaded
