@@ -19,7 +19,7 @@ from qa.figures import Reading, disagree, read_figure, site_readings
 from qa.normalize import normalize
 from qa.records import Answer, Citation, Figure, Hit, Short, Turn
 from qa.retrieve import check_question
-from qa.short import short_phrase
+from qa.short import MONTHS, short_phrase
 from qa.text import (
     MATCH_STOPWORDS,
     Word,
@@ -131,12 +131,9 @@ def _n(words: str) -> frozenset[str]:
     return frozenset(normalize(words).split())
 
 
-_MONTHS = _n(
-    "يناير فبراير مارس أبريل ابريل إبريل مايو يونيو يونيه يوليو يوليه أغسطس اغسطس سبتمبر أكتوبر اكتوبر نوفمبر ديسمبر "
-    "جانفي فيفري أفريل ماي جوان جويلية أوت كانون شباط آذار نيسان أيار حزيران تموز أيلول تشرين "
-    "january february march april june july august september october november december "
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-)
+# A date word wherever it stands (short answers count a month only beside a number, so they
+# may list "may" and "آب", which are also an English verb and an Arabic word here).
+_MONTHS = MONTHS - _n("may آب")
 _DAYS = _n(
     "الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت أحد اثنين ثلاثاء أربعاء خميس جمعة سبت "
     "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi dimanche"
