@@ -53,8 +53,8 @@ _SKIPPED_KEPT = 1000
 class BuildProgress:
     """Where a build stands, passed to the progress callback as it goes.
 
-    `phase` is "articles" (reading, chunking, embedding; `done` counts articles
-    and `total` is the number of input records, or None when unknown), then
+    `phase` is "articles" (reading, chunking, embedding; `done` counts the input records read,
+    skipped ones included, and `total` is the number of input records, or None when unknown), then
     "vectors", "lexical", "index" and "checksums" (`done`/`total` in passages or bytes).
     """
 
@@ -244,7 +244,7 @@ def _build(
             writer.add(_index_articles(todo, chunker, embedder, writer, stats))
             _return_freed_memory()
         stats.articles += len(batch)
-        report("articles", stats.articles, stats.total)
+        report("articles", stats.articles + stats.skipped, stats.total)  # records read, skipped ones too
     if stats.articles == 0:
         raise InputError(
             f"no article could be read from {', '.join(map(str, sources))}"

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -366,24 +368,34 @@ def _clip(text: str, limit: int = 240) -> str:
 
 
 class _ProgressBar:
-    """Renders build progress on stderr with tqdm, one bar per phase: counts, rate and ETA."""
+    """Renders build progress on stderr: a tqdm bar per phase on a terminal, a log line every
+    `interval` seconds otherwise (logs, pipes, cron), each with counts, rate and time left."""
 
     _UNITS = {"articles": " articles", "vectors": " vectors", "lexical": " passages", "index": " vectors",
               "recall": " queries", "checksums": ""}
 
-    def __init__(self) -> None:
+    def __init__(self, interval: float = 60.0, stream: Any = None) -> None:
         self._bar: Any = None
         self._phase = ""
+        self._stream = stream or sys.stderr
+        self._terminal = self._stream.isatty()
+        self._interval = interval
+        self._logged = 0.0
+        self._last: tuple[int, bool] = (-1, False)
 
     def __call__(self, progress: qa.build.BuildProgress) -> None:  # type: ignore[name-defined]
+        if not self._terminal:
+            self._log(progress)
+            return
         from tqdm import tqdm
 
         if progress.phase != self._phase:
             self.close()
             self._phase = progress.phase
-            # disable=None: no bar when stderr is not a terminal (logs, pipes, CI).
+            # A pseudo-terminal of zero columns (script, some container ttys) would render an empty bar.
+            width = shutil.get_terminal_size((0, 0)).columns
             self._bar = tqdm(desc=progress.phase, total=progress.total, unit=self._UNITS.get(progress.phase, ""),
-                             file=sys.stderr, dynamic_ncols=True, disable=None)
+                             file=self._stream, dynamic_ncols=width > 0, ncols=None if width > 0 else 100)
         self._bar.update(progress.done - self._bar.n)
         if progress.phase == "articles":
             rate = progress.embedded / progress.seconds if progress.seconds else 0.0
@@ -393,10 +405,33 @@ class _ProgressBar:
                 refresh=False,
             )
 
+    def _log(self, progress: qa.build.BuildProgress) -> None:  # type: ignore[name-defined]
+        """One plain line when a phase starts, every `interval` seconds and when it ends; time left is the remaining count at the phase's mean rate so far."""
+        now = time.monotonic()
+        finished = progress.total is not None and progress.done >= progress.total
+        if progress.phase == self._phase and (progress.done, finished) == self._last or (
+                progress.phase == self._phase and not finished and now - self._logged < self._interval):
+            return
+        self._phase, self._logged, self._last = progress.phase, now, (progress.done, finished)
+        line = f"qa: {progress.phase} {progress.done:,}" + (f"/{progress.total:,}" if progress.total else "")
+        if progress.phase == "articles" and progress.seconds > 0:
+            rate = progress.done / progress.seconds
+            line += (f" in {_duration(progress.seconds)}, {rate:.2f} articles/s, {progress.passages:,} passages"
+                     f" ({progress.embedded / progress.seconds:.1f} embedded/s), {progress.reused:,} reused")
+            if progress.total and rate > 0 and progress.done < progress.total:
+                line += f", about {_duration((progress.total - progress.done) / rate)} left"
+        print(line, file=self._stream, flush=True)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
 
 
 if __name__ == "__main__":

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -40,12 +41,38 @@ def test_build_then_search_through_the_console_script(tmp_path: Path) -> None:
 
     again = run("build", str(SEEDS), "--out", str(out))
     assert again.returncode == 0 and again.stdout.startswith(f"up to date: 1 articles, {summary['passages']} passages")
-    # stderr is a pipe here, not a terminal: no progress bar, and the summary once.
+    # stderr is a pipe here, not a terminal: no bar, and the summary once.
     assert len(again.stdout.splitlines()) == 1 and "up to date" not in again.stderr
 
     forced = run("build", str(SEEDS), "--out", str(out), "--force", "--json")
     assert forced.returncode == 0, forced.stderr
     assert json.loads(forced.stdout)["embedded"] == summary["passages"]
+
+
+def test_progress_log_lines_give_rate_and_time_left() -> None:
+    from qa.build import BuildProgress
+    from qa.cli import _ProgressBar
+
+    class Log(io.StringIO):
+        def isatty(self) -> bool:
+            return False
+
+    log = Log()
+    bar = _ProgressBar(interval=3600, stream=log)
+    bar(BuildProgress(done=0, total=400))
+    bar(BuildProgress(done=100, total=400, passages=350, embedded=300, seconds=50.0))  # within the interval: silent
+    bar(BuildProgress(done=400, total=400, passages=1400, embedded=1200, seconds=200.0))
+    bar(BuildProgress(done=400, total=400, passages=1400, embedded=1200, seconds=200.0))  # no repeat
+    bar(BuildProgress(phase="vectors", done=0, total=1400))
+    assert log.getvalue().splitlines() == [
+        "qa: articles 0/400",
+        "qa: articles 400/400 in 3m20s, 2.00 articles/s, 1,400 passages (6.0 embedded/s), 0 reused",
+        "qa: vectors 0/1,400",
+    ]
+    log = Log()
+    bar = _ProgressBar(interval=0, stream=log)
+    bar(BuildProgress(done=3000, total=31523, passages=9000, embedded=9000, seconds=3000.0))
+    assert log.getvalue() == "qa: articles 3,000/31,523 in 50m00s, 1.00 articles/s, 9,000 passages (3.0 embedded/s), 0 reused, about 7h55m23s left\n"
 
 
 @pytest.mark.slow
@@ -54,8 +81,11 @@ def test_build_reports_skipped_inputs(tmp_path: Path, seed_file: Path) -> None:
     sources.mkdir()
     (sources / "good.txt").write_bytes(seed_file.read_bytes())
     (sources / "bad.txt").write_bytes("نص".encode("cp1256"))
-    result = run("build", str(sources), "--out", str(tmp_path / "v"), "--quiet")
+    result = run("build", str(sources), "--out", str(tmp_path / "v"))
     assert result.returncode == 0
+    # stderr is a pipe: plain progress lines (rate, passages), no carriage returns of a bar
+    assert re.search(r"^qa: articles 2/2 in \d+m\d\ds, [\d.]+ articles/s, \d+ passages", result.stderr, re.MULTILINE), result.stderr
+    assert "\r" not in result.stderr
     assert f"skipped {sources / 'bad.txt'}: not UTF-8" in result.stderr
     assert "skipped 1 input(s)" in result.stdout
     strict = run("build", str(sources), "--out", str(tmp_path / "v2"), "--strict")
