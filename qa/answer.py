@@ -197,6 +197,9 @@ MIN_SUPPORT = 0.866
 # held to `min_support`, on one scale.
 PASSAGE_WEIGHT_CROSS_SCRIPT = 1.0
 MIN_SUPPORT_CROSS_SCRIPT = 0.762
+# Sentences embedded per answer: those of the top passages ranked by their passage's cosine,
+# their overlap and expected type; embedding them is most of an answer's time.
+SENTENCES = 12
 # A sentence shorter than this cannot answer (debris such as a lone quote or a source line).
 MIN_WORDS = 3
 # A further sentence must bring this share of content words the answer does not have yet.
@@ -237,8 +240,9 @@ class _Candidate:
 class ExtractiveAnswerer:
     """Answers with sentences copied from the passages, so it cannot state what they do not say.
 
-    Each sentence of the top `passages` hits is scored by the embedding model
-    (cosine of the question's query vector and the sentence's passage vector),
+    The sentences of the top `passages` hits are ranked by their passage's
+    cosine and the terms below; the first `sentences` of them are scored by the
+    embedding model (cosine of the question's query vector and the sentence's passage vector),
     plus `OVERLAP_WEIGHT` times the share of the question's content words it
     contains (each word weighted by how few of the candidate sentences have it),
     plus `EXPECTED_WEIGHT` if it holds, outside the question's own words, what
@@ -257,6 +261,8 @@ class ExtractiveAnswerer:
         min_support: the best sentence's score under which the answer abstains
             (default `MIN_SUPPORT`, calibrated for multilingual-e5-small).
         cache_size: sentence vectors kept, so passages asked about again are not re-embedded.
+        sentences: how many sentences are embedded and scored, the most promising first
+            (their passage's cosine, overlap and expected type); None scores every sentence.
 
     Raises:
         SettingsError: a setting is out of range.
@@ -272,9 +278,11 @@ class ExtractiveAnswerer:
         margin: float = 0.04,
         min_support: float | None = None,
         cache_size: int = 8192,
+        sentences: int | None = SENTENCES,
     ) -> None:
         for name, value, floor in (("passages", passages, 1), ("max_sentences", max_sentences, 1),
-                                   ("max_words", max_words, 1), ("margin", margin, 0), ("cache_size", cache_size, 0)):
+                                   ("max_words", max_words, 1), ("margin", margin, 0), ("cache_size", cache_size, 0),
+                                   ("sentences", 1 if sentences is None else sentences, 1)):
             if value < floor:
                 raise SettingsError(f"{name} must be at least {floor}, got {value}")
         self.embedder = embedder
@@ -283,6 +291,7 @@ class ExtractiveAnswerer:
         self.max_words = max_words
         self.margin = margin
         self.min_support = MIN_SUPPORT if min_support is None else min_support
+        self.sentences = sentences
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         # One answerer serves every request of an app; its cache must survive concurrent calls.
@@ -291,7 +300,7 @@ class ExtractiveAnswerer:
     def __repr__(self) -> str:
         return (
             f"ExtractiveAnswerer(passages={self.passages}, max_sentences={self.max_sentences}, "
-            f"max_words={self.max_words}, margin={self.margin}, min_support={self.min_support})"
+            f"max_words={self.max_words}, margin={self.margin}, min_support={self.min_support}, sentences={self.sentences})"
         )
 
     def answer(self, question: str, hits: Sequence[Hit], *, language: str, history: Sequence[Turn] = ()) -> Answer:
@@ -346,13 +355,12 @@ class ExtractiveAnswerer:
                     found.append((hit, place[1], place[2], text, words))
         if not found:
             return []
-        similarities = self._similarities(question, [text for *_, text, _ in found])
         present = [frozenset().union(*(w.keys for w in words)) for *_, words in found]
         # Like IDF over the candidates themselves: a question word that every sentence
         # repeats (the topic) tells less about which one answers than a rare one.
         weights = [math.log((len(present) + 1) / (sum(1 for p in present if keys & p) + 0.5)) for keys in wanted]
-        candidates = []
-        for (hit, start, end, text, words), keys, similarity in zip(found, present, similarities):
+        features = []
+        for (_hit, _start, _end, text, words), keys in zip(found, present):
             # Only the question's words written in the sentence's script (and numbers) can be found in it.
             script = "arabic" if is_arabic(text) else "latin"
             usable = [i for i, s in enumerate(scripts) if s in (script, "neutral")]
@@ -362,6 +370,17 @@ class ExtractiveAnswerer:
             expected = kind != "other" and any(
                 not (w.keys & question_keys) and _is_kind(w, kind, sentence_start=i == 0) for i, w in enumerate(words)
             )
+            features.append((overlap, expected, cross_script))
+        # Embedding a sentence is the cost of an answer: only the `sentences` most promising
+        # are embedded, ranked by the score with their passage's cosine standing in for theirs.
+        order = sorted(range(len(found)), key=lambda i: -(found[i][0].similarity + OVERLAP_WEIGHT * features[i][0]
+                                                          + EXPECTED_WEIGHT * features[i][1]))
+        kept = sorted(order[: self.sentences]) if self.sentences else list(range(len(found)))
+        similarities = self._similarities(question, [found[i][3] for i in kept])
+        candidates = []
+        for i, similarity in zip(kept, similarities):
+            hit, start, end, text, words = found[i]
+            overlap, expected, cross_script = features[i]
             candidates.append(
                 _Candidate(hit, start, end, text, tuple(words), float(similarity), overlap, expected, cross_script)
             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from qa.quantized import Int8Model
 
 __all__ = ["Embedder"]
+
+# Single questions whose vectors an embedder keeps (see `Embedder.encode_queries`).
+QUERY_CACHE = 256
 
 
 class Embedder:
@@ -86,6 +90,8 @@ class Embedder:
         # Two threads asking for the first vectors at once must not load the weights twice;
         # reentrant because loading the model resolves the folder, which is lazy too.
         self._load_lock = threading.RLock()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._query_lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, device: str | None = None) -> Embedder:
@@ -188,8 +194,25 @@ class Embedder:
         return [len(encoding.ids) for encoding in encodings]
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Embed questions with the query prompt: (n, dimension) float32, unit length."""
-        return self._encode(texts, query=True)
+        """Embed questions with the query prompt: (n, dimension) float32, unit length.
+
+        The last `QUERY_CACHE` single questions are remembered: answering a question
+        encodes it for retrieval and again to score sentences, at the cost of one pass.
+        """
+        batch = _text_list(texts)
+        if len(batch) != 1:
+            return self._encode(batch, query=True)
+        with self._query_lock:
+            known = self._queries.get(batch[0])
+            if known is not None:
+                self._queries.move_to_end(batch[0])
+                return known.copy()[None, :]
+        vector = self._encode(batch, query=True)
+        with self._query_lock:
+            self._queries[batch[0]] = vector[0].copy()
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages with the passage prompt: (n, dimension) float32, unit length."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -172,6 +173,24 @@ def test_sentences_are_embedded_in_one_batch_and_cached() -> None:
     assert len(embedder.passage_calls) == 1 and len(embedder.passage_calls[0]) == 5
 
 
+def test_only_the_most_promising_sentences_are_embedded() -> None:
+    # Ten passages of two sentences, the better ranked first; the answer sits in the last one.
+    lines = [f"جملة عادية رقم {i} عن موضوع عام." for i in range(19)] + ["وأسقطت تركيا طائرة روسية قرب الحدود."]
+    article = Article(id="long", title="طويل", origin="test", text="\n".join(lines))
+    hits = [replace(hit, similarity=0.9 - hit.ordinal / 100)
+            for hit in hits_of(article, [(i, i + 2) for i in range(0, 20, 2)])]
+    embedder = BagOfWords()
+    answer = ExtractiveAnswerer(embedder, passages=10, sentences=3, min_support=0.0).answer(
+        "ماذا أسقطت تركيا؟", hits, language="ar")
+    # Three sentences embedded: the best-ranked passage's two, and the one its words make promising.
+    assert [len(call) for call in embedder.passage_calls] == [3]
+    assert set(embedder.passage_calls[0]) == {lines[0], lines[1], lines[19]}
+    assert answer.citations[0].sentence == lines[19]
+    embedder = BagOfWords()
+    ExtractiveAnswerer(embedder, passages=10, sentences=None, min_support=0.0).answer("ماذا أسقطت تركيا؟", hits, language="ar")
+    assert [len(call) for call in embedder.passage_calls] == [20]
+
+
 @pytest.mark.parametrize("language", ["ar", "en", "fr"])
 def test_abstention_is_worded_in_the_question_language_and_lists_the_hits(language: str) -> None:
     answerer = ExtractiveAnswerer(BagOfWords(), min_support=5.0)
@@ -188,7 +207,8 @@ def test_no_hits_abstain() -> None:
 
 @pytest.mark.parametrize(
     ("options", "message"),
-    [({"passages": 0}, "passages"), ({"max_sentences": 0}, "max_sentences"), ({"margin": -1.0}, "margin"), ({"max_words": 0}, "max_words")],
+    [({"passages": 0}, "passages"), ({"max_sentences": 0}, "max_sentences"), ({"margin": -1.0}, "margin"),
+     ({"max_words": 0}, "max_words"), ({"sentences": 0}, "sentences")],
 )
 def test_bad_settings_are_refused(options: dict[str, float], message: str) -> None:
     with pytest.raises(SettingsError, match=message):

@@ -425,6 +425,22 @@ def test_int8_vectors_do_not_depend_on_their_neighbours(e5_int8: Embedder) -> No
 
 
 @pytest.mark.slow
+def test_a_question_asked_again_is_not_encoded_again(e5_int8: Embedder, monkeypatch: pytest.MonkeyPatch) -> None:
+    first = e5_int8.encode_queries(["متى يزور أولوند موسكو؟"])
+    first[0, 0] = 9.0  # a caller's changes do not reach the remembered vector
+    runs: list[list[str]] = []
+    encode = e5_int8._encode
+    monkeypatch.setattr(e5_int8, "_encode", lambda texts, *, query: runs.append(list(texts)) or encode(texts, query=query))
+    again = e5_int8.encode_queries(["متى يزور أولوند موسكو؟"])
+    assert runs == [] and abs(float(np.linalg.norm(again)) - 1.0) < 1e-5
+    np.testing.assert_array_equal(again, e5_int8.encode_queries(["متى يزور أولوند موسكو؟"]))
+    # Batches are encoded as given; a passage is never taken for a question.
+    e5_int8.encode_queries(["سؤال أول", "سؤال ثان"])
+    e5_int8.encode_passages(["متى يزور أولوند موسكو؟"])
+    assert runs == [["سؤال أول", "سؤال ثان"], ["متى يزور أولوند موسكو؟"]]
+
+
+@pytest.mark.slow
 def test_int8_truncates_as_the_model_does(e5_int8: Embedder, e5_float32: Embedder) -> None:
     long_text = " ".join(ARABIC) * 20
     assert e5_int8.count_tokens([long_text])[0] > e5_int8.max_tokens
