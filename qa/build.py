@@ -334,7 +334,7 @@ def _build_key(settings: Settings, embedder: Embedder) -> dict[str, Any]:
     """Everything besides the sources that decides what a build writes."""
     return {
         "format": INDEX_FORMAT, "fingerprint": embedder.fingerprint, "precision": embedder.precision,
-        "prompts": [embedder.query_prompt, embedder.passage_prompt], "chunk_tokens": settings.chunk_tokens,
+        "engine": embedder.engine, "prompts": [embedder.query_prompt, embedder.passage_prompt], "chunk_tokens": settings.chunk_tokens,
         "overlap_sentences": settings.overlap_sentences, "analyzer": DEFAULT_ANALYZER.config(),
         "index_type": settings.index_type,
     }

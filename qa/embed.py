@@ -233,7 +233,21 @@ class Embedder:
             "normalized": True,
             "max_tokens": self.max_tokens,
             "libraries": {name: metadata.version(name) for name in self._libraries()},
+            "engine": self.engine,
         }
+
+    @property
+    def engine(self) -> str:
+        """What runs the model: "torch", or the int8 export's format (`qa.quantized.INT8_FORMAT`).
+
+        Two int8 exports of one model give vectors a little apart (cosine ~0.99), so an
+        index records the engine beside the precision and is re-embedded when it changes.
+        """
+        if self.precision == "int8":
+            from qa.quantized import INT8_FORMAT
+
+            return INT8_FORMAT
+        return "torch"
 
     def _resolve(self) -> ResolvedModel:
         if self._resolved is None:

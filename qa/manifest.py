@@ -134,6 +134,17 @@ class ModelInfo:
             extra=_rest(obj, cls._KEYS),
         )
 
+    def made_by(self, embedder: Any) -> bool:
+        """Whether `embedder` (a `qa.embed.Embedder`) makes these vectors: same weights, precision, engine, prompts.
+
+        An index that records no engine (built before engines were recorded) is taken as made by any.
+        """
+        return (
+            self.fingerprint == embedder.fingerprint and self.precision == embedder.precision
+            and self.extra.get("engine", embedder.engine) == embedder.engine
+            and self.prompts == Prompts(query=embedder.query_prompt, passage=embedder.passage_prompt)
+        )
+
     @classmethod
     def from_description(cls, described: dict[str, Any]) -> ModelInfo:
         """The record of `Embedder.describe()`."""

@@ -265,6 +265,13 @@ def _check_model(store: Store, out: str, args: str, model: str | None, chunk_tok
             f"{out} was built with other weights than those of {embedder.name!r} "
             f"(fingerprint {built.fingerprint[:12]} vs {embedder.fingerprint[:12]}); {hint}"
         )
+    engine = built.extra.get("engine")
+    if engine is not None and embedder.precision == built.precision and engine != embedder.engine:
+        # Indexes built before engines were recorded carry none: they are taken as they are.
+        raise IndexMismatchError(
+            f"{out} was embedded by the engine {engine!r}; this installation runs {embedder.precision} "
+            f"through {embedder.engine!r}, whose vectors differ a little; {hint} (its passages are embedded again)"
+        )
     if store.dimension != embedder.dimension:
         raise IndexMismatchError(f"{out} holds {store.dimension}-dimensional vectors, the model makes {embedder.dimension}; {hint}")
     return embedder

@@ -194,6 +194,21 @@ def test_loading_with_another_model_or_chunking_says_how_to_rebuild(seed_index: 
         qa.Retriever.load(seed_index, chunk_tokens=100, embedder=embedder)
 
 
+def test_an_index_from_another_engine_is_refused_then_embedded_again(
+    tmp_path: Path, seed_index: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = _copy_index(seed_index, tmp_path / "vectors")
+    built = qa.Retriever.load(out, embedder=embedder).manifest.model.extra["engine"]
+    assert built == embedder.engine
+    # A new int8 export (or another engine) makes vectors a little apart from the index's.
+    monkeypatch.setattr(Embedder, "engine", property(lambda self: "another-export"))
+    with pytest.raises(IndexMismatchError, match=f"engine '{built}'.*'another-export'.*rebuild it with `qa build"):
+        qa.Retriever.load(out, embedder=embedder)
+    report = qa.build_index([SEEDS], out, embedder=embedder)
+    assert not report.unchanged and report.embedded == report.passages and report.reused == 0
+    assert qa.Retriever.load(out, embedder=embedder).manifest.model.extra["engine"] == "another-export"
+
+
 def test_damage_is_detected(tmp_path: Path, seed_index: Path, embedder: Embedder) -> None:
     out = _copy_index(seed_index, tmp_path / "vectors")
     store = current_generation(out) / "store.sqlite"

@@ -29,7 +29,7 @@ from qa.embed import Embedder
 from qa.errors import IndexMissingError, IndexStoreError, InputError, QAError
 from qa.index import INDEX_FILE, VECTORS_FILE, VectorIndex, choose_type, load_vectors, measure_recall
 from qa.lexical import ANALYZER_VERSION, DEFAULT_ANALYZER, LexicalIndex, Terms
-from qa.manifest import Chunking, IndexInfo, LexicalInfo, Manifest, Prompts, Recall
+from qa.manifest import Chunking, IndexInfo, LexicalInfo, Manifest, Recall
 from qa.records import Article
 from qa.store import (
     STORE,
@@ -291,11 +291,7 @@ class _Previous:
             logger.info("not reusing anything from %s, building it anew: %s", out, exc)
             return None
         model = manifest.model
-        if (
-            model.fingerprint != embedder.fingerprint
-            or model.precision != embedder.precision
-            or model.prompts != Prompts(query=embedder.query_prompt, passage=embedder.passage_prompt)
-        ):
+        if not model.made_by(embedder):
             return None
         chunking = Chunking(chunk_tokens=settings.chunk_tokens, overlap_sentences=settings.overlap_sentences)
         previous = cls(folder, manifest, same_chunking=manifest.chunking == chunking)
@@ -366,7 +362,7 @@ class _Resumed:
 
 def _fresh_meta(embedder: Embedder, dimension: int) -> dict[str, Any]:
     return {
-        "fingerprint": embedder.fingerprint, "precision": embedder.precision,
+        "fingerprint": embedder.fingerprint, "precision": embedder.precision, "engine": embedder.engine,
         "prompts": [embedder.query_prompt, embedder.passage_prompt], "dimension": dimension,
     }
 

@@ -27,7 +27,7 @@ from qa.embed import Embedder
 from qa.errors import IndexMismatchError, IndexStoreError, StoreUnavailableError
 from qa.index import HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, choose_type
 from qa.lexical import DEFAULT_ANALYZER
-from qa.manifest import Chunking, IndexInfo, LexicalInfo, Manifest, Prompts, Recall
+from qa.manifest import Chunking, IndexInfo, LexicalInfo, Manifest, Recall
 from qa.records import Article
 from qa.stores.base import IndexedArticle
 from qa.stores.filters import published_timestamp
@@ -342,8 +342,7 @@ class _Previous:
             logger.info("not reusing anything from %s, building it anew: %s", target.where, exc)
             return None
         model = store.manifest.model
-        if (model.fingerprint != embedder.fingerprint or model.precision != embedder.precision
-                or model.prompts != Prompts(query=embedder.query_prompt, passage=embedder.passage_prompt)):
+        if not model.made_by(embedder):
             return None
         chunking = Chunking(chunk_tokens=settings.chunk_tokens, overlap_sentences=settings.overlap_sentences)
         articles: dict[str, str] = {}
@@ -412,7 +411,7 @@ def _is_leftover(client: MilvusClient, target: MilvusTarget, name: str, meta: di
 
 
 def _build_meta(embedder: Embedder, dimension: int) -> dict[str, Any]:
-    return {"fingerprint": embedder.fingerprint, "precision": embedder.precision,
+    return {"fingerprint": embedder.fingerprint, "precision": embedder.precision, "engine": embedder.engine,
             "prompts": [embedder.query_prompt, embedder.passage_prompt], "dimension": dimension}
 
 
