@@ -13,7 +13,7 @@ from qa.text import (
     question_type,
     split_words,
 )
-from qa.text.words import INDEX_STOPWORDS, match_keys
+from qa.text.words import INDEX_STOPWORDS, Word, match_keys
 
 __all__ = ["SHORT_KINDS", "Phrase", "short_phrase"]
 
@@ -61,12 +61,26 @@ _PER_HUNDRED = _n("المئة المائة cent")
 _SHARE_WORDS = _n("نسبة النسبة بنسبة نسبه حصة percentage percent proportion share fraction pourcentage proportion part")
 _FRACTIONS = _n("نصف ثلث ربع ثلثي ثلثا half third quarter thirds moitié tiers quart")
 _YEAR_NOUNS = _n("عام العام سنة السنة year in en vers")
+# Before a four-digit year, these make it a date, not a count: `في 1756`, `منذ 2000`.
+_YEAR_PREPOSITIONS = _n("في منذ since depuis")
 _CENTURY = _n("القرن قرن century siècle")
 _DECADE = re.compile(r"^(?:\w+ينيات|\w+ينات|1[0-9]{3}s|20[0-9]{2}s)$")
 _PERSON_TITLES = _n(
     "الرئيس السيد السيدة الملك الملكة الأمير الأميرة الشيخ الدكتور الوزير السفير الإمام البابا القس الجنرال اللواء "
     "العقيد الكاتب المؤلف الشاعر الفنان اللاعب المدرب الفيلسوف المهندس القائد الزعيم المتحدث "
     "mr mrs ms dr president king queen prince minister general sir lord saint mme président roi reine ministre"
+)
+# Titles match on their stems, so `والجنرال` and `مستشاره` are titles too; roles that introduce a name in apposition.
+_TITLE_KEYS = frozenset().union(
+    *(
+        match_keys(title)
+        for title in _PERSON_TITLES
+        | _n(
+            "الإمبراطور الإمبراطورة السلطان الخليفة المدافع المعترض الظهير الممثل الممثلة المغني المغنية المخرج المترجم "
+            "الطبيب الحاكم المستشار الباحث المقاول المليونير الأمين القنصل الروائي المؤرخ الفائز الفائزة "
+            "رئيس رئيسة نائب وزير وزيرة مدير مديرة مؤسس"
+        )
+    )
 )
 _NAME_JOINERS = _n("بن ابن أبو أبي آل عبد de du von van der bin al el la le of")
 _STOP = MATCH_STOPWORDS | INDEX_STOPWORDS
@@ -179,6 +193,14 @@ def _ranges(tokens: list[_Token], spans: list[tuple[int, int]]) -> list[tuple[in
 _HOW_MANY = re.compile(r"(?:^|\s)(?:[وف]?كم|بكم|many|much|combien(?:\s+d[e']?)?)\s+(?:عدد\s+|من\s+)?(\w+)", re.IGNORECASE)
 
 
+_HOW_LONG = re.compile(r"(?:^|\s)(?:[وف]?كم من الوقت|how long|combien de temps)(?:\s|$)", re.IGNORECASE)
+DURATIONS = _n(
+    "ثانية ثوان ثواني دقيقة دقائق ساعة ساعات يوم يوما أيام أسبوع أسابيع شهر أشهر شهرا شهور سنة سنوات عام عاما أعوام قرن قرون "
+    "seconds second minutes minute hours hour days day weeks week months month years year decades centuries "
+    "secondes heures jours semaines mois ans années siècles"
+)
+
+
 def _counted(question: str) -> frozenset[str]:
     """The keys of the noun a how-many question counts (`كم شخصا`, `how many people`, `combien de morts`)."""
     match = _HOW_MANY.search(normalize(question))
@@ -195,7 +217,15 @@ def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[in
             i += 1
             continue
         # A year after عام/in is a date, not a count.
-        if _is_year(tokens[i]) and i > 0 and tokens[i - 1].plain in _YEAR_NOUNS:
+        if _is_year(tokens[i]) and i > 0 and (
+            tokens[i - 1].plain in _YEAR_NOUNS or len(tokens[i].raw) == 4 and tokens[i - 1].plain in _YEAR_PREPOSITIONS
+        ):
+            i += 1
+            continue
+        # 3:08 is a time of day or a score, not a count.
+        if tokens[i].digits and (
+            i > 0 and tokens[i].gap == ":" and tokens[i - 1].digits or i + 1 < len(tokens) and tokens[i + 1].gap == ":" and tokens[i + 1].digits
+        ):
             i += 1
             continue
         first = i
@@ -261,19 +291,43 @@ _ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 _DEFINITE = ("ال", "وال", "بال", "فال", "كال", "لل")
 
 
+_TANWEEN = re.compile("[\u064b-\u064d]")
+# Function words, quantifiers and adverbs that stand without the article and are never part of a name.
+_NOT_NAMES = _n(
+    "كذلك لذلك لأن لأنه لأنها لكنه لكنها عدة عديد غالبا عادة حاليا سابقا لاحقا أول ثاني ثالث أكثر أقل أكبر أصغر "
+    "أحد إحدى نفس جميع أنحاء العديد الكثير معظم أغلب بعد وهو وهي وهم وقد فقد ولكن"
+)
+
+
 def _name_like(token: _Token, question_keys: frozenset[str]) -> bool:
-    """An Arabic word that may be part of a name: no article, no function word, not the question's, not a number."""
+    """An Arabic word that may be part of a name: no article, function word, tanween or title; not the question's; not a number."""
+    plain = token.plain
     return (
-        bool(_ARABIC_LETTER.match(token.plain)) and not token.plain.startswith(_DEFINITE) and token.plain not in _STOP
-        and len(token.plain) > 1 and not (token.keys & question_keys) and not _is_number(token)
-        and not token.keys & (_PERSON_TITLES | MONTHS | DAYS)
+        bool(_ARABIC_LETTER.match(plain)) and not plain.startswith(_DEFINITE) and plain not in _STOP | _NOT_NAMES
+        and not (plain[0] in "وف" and plain[1:] in _STOP) and not _TANWEEN.search(token.raw)
+        and len(plain) > 1 and not (token.keys & question_keys) and not _is_number(token)
+        and not token.keys & (_TITLE_KEYS | MONTHS | DAYS)
     )
 
 
-def _arabic_names(tokens: list[_Token], question_keys: frozenset[str]) -> list[tuple[int, int]]:
-    """Runs of up to four article-less words after a title, or a title and its adjective (`الرئيس الكولومبي خوان مانويل سانتوس`).
+def _common_noun(token: _Token) -> bool:
+    """A feminine ending (`ة`) or a feminine plural (`ات`): nouns and adjectives, seldom a name."""
+    return token.raw.endswith("ة") or (token.plain.endswith("ات") and len(token.plain) >= 4)
 
-    Arabic writes no capitals: without a title, an article-less run is as often a verb or a noun in construct as a name.
+
+def _clitic_preposition(token: _Token) -> bool:
+    """A word that opens with the preposition `بـ`, `لـ` or `كـ` (`بشرط`, `لشركة`): after a name, the next phrase."""
+    plain = token.plain
+    return bool(_ARABIC_LETTER.match(plain)) and plain[0] in "بلك" and len(plain) >= 4 and not plain.startswith(_DEFINITE)
+
+
+def _arabic_names(tokens: list[_Token], question_keys: frozenset[str], anchors: frozenset[int]) -> list[tuple[int, int]]:
+    """Runs of up to four article-less words that a title introduces, or that stand beside the question's words.
+
+    Arabic writes no capitals, so a run is a name only by its place: after a title and its adjectives
+    (`المهندس المعماري الألماني غوتفريت زيمبا`), or between a described noun, a break or the question's
+    verb and the question's next word (`هزم البرونكوس فريق بيتسبرغ ستيلرز في الجولة`). Elsewhere an
+    article-less run is as often a verb or a noun in construct.
     """
     found = []
     i = 0
@@ -282,14 +336,89 @@ def _arabic_names(tokens: list[_Token], question_keys: frozenset[str]) -> list[t
             i += 1
             continue
         first = i
-        while i + 1 < len(tokens) and i + 1 - first < 4 and _name_like(tokens[i + 1], question_keys) and tokens[i + 1].clause == tokens[first].clause:
+        # `غوتفريت زيمبا بوضع تصميم`: after two words of a name, a word with a preposition opens the next phrase.
+        while (
+            i + 1 < len(tokens) and i + 1 - first < 4 and _name_like(tokens[i + 1], question_keys) and tokens[i + 1].clause == tokens[first].clause
+            and not (i + 1 - first >= 2 and _clitic_preposition(tokens[i + 1]))
+        ):
             i += 1
-        titled = first > 0 and bool(tokens[first - 1].keys & _PERSON_TITLES) or (
-            first > 1 and tokens[first - 1].plain.startswith(_DEFINITE) and bool(tokens[first - 2].keys & _PERSON_TITLES)
-        )
-        if titled and _ends(tokens, i + 1):
-            found.append((first, i + 1))
+        last = i + 1
         i += 1
+        if not (_ends(tokens, last) or last in anchors or tokens[last].keys & _TITLE_KEYS or last - first >= 2 and _clitic_preposition(tokens[last])):
+            continue
+        run = tokens[first:last]
+        common = any(_common_noun(t) for t in run)
+        if _titled(tokens, first):
+            # `المدير العام لدنفر`, `الرئيس التنفيذي لعمليات كرة القدم`: the title's complement, not a name;
+            # a name right after its title may end like a noun (`الشيخ حمزة يوسف`).
+            complement = _clitic_preposition(run[0])
+            direct = bool(tokens[first - 1].keys & _TITLE_KEYS)
+            if not common and not complement if len(run) == 1 else not common or direct and not complement:
+                found.append((first, last))
+        elif len(run) > 1 and not common and (_opens(tokens, first) or first - 1 in anchors) and (first - 1 in anchors or last in anchors):
+            found.append((first, last))
+    return found
+
+
+def _titled(tokens: list[_Token], first: int) -> bool:
+    """Whether a title comes before `first`, at most three words with the article between (`الرئيس الكولومبي`)."""
+    j = first - 1
+    while j >= 0 and first - j <= 4 and tokens[j].clause == tokens[first].clause:
+        if tokens[j].keys & _TITLE_KEYS:
+            return True
+        if not tokens[j].plain.startswith(_DEFINITE):
+            return False
+        j -= 1
+    return False
+
+
+def _opens(tokens: list[_Token], first: int) -> bool:
+    """Whether a name run may open at `first`: after a break or a word with the article; a sentence opens with its verb."""
+    return first > 0 and (tokens[first].clause != tokens[first - 1].clause or tokens[first - 1].plain.startswith(_DEFINITE))
+
+
+# Who did it, in a passive sentence (`من قبل`, `على يد`, `بواسطة`, `by`, `par`); where, after a place preposition.
+_AGENT_MARKS = _n("بواسطة بقلم by par")
+_AGENT_PAIRS = frozenset({("من", "قبل"), ("علي", "يد")})
+_PLACE_PREPOSITIONS = _n("في إلى الى من عبر داخل قرب نحو بمدينة")
+_TIME_PARTS = _n("منتصف بداية نهاية أوائل أواخر مطلع أثناء فترة")
+_PHRASE_ENDS = _STOP | _NOT_NAMES | _n("و and et")
+
+
+def _phrase_after(tokens: list[_Token], first: int, anchors: frozenset[int], most: int = 3) -> tuple[int, int] | None:
+    """The words from `first` up to a break, a function word, a number, the question's word or a new prepositional phrase."""
+    last = first
+    while last < len(tokens) and last - first < most and tokens[last].clause == tokens[first].clause and last not in anchors:
+        token = tokens[last]
+        if token.plain in _PHRASE_ENDS or token.digits or _TANWEEN.search(token.raw) or last > first and _clitic_preposition(token):
+            break
+        last += 1
+    return (first, last) if last > first else None
+
+
+def _agents(tokens: list[_Token], anchors: frozenset[int]) -> list[tuple[int, int]]:
+    """The phrases after a passive sentence's agent marker: `تم اختطافها من قبل المركيتيين`."""
+    found = []
+    for i, token in enumerate(tokens):
+        if token.plain in _AGENT_MARKS:
+            start = i + 1
+        elif i + 1 < len(tokens) and (token.plain, tokens[i + 1].plain) in _AGENT_PAIRS:
+            start = i + 2
+        else:
+            continue
+        if start < len(tokens) and (phrase := _phrase_after(tokens, start, anchors)):
+            found.append(phrase)
+    return found
+
+
+def _place_objects(tokens: list[_Token], anchors: frozenset[int]) -> list[tuple[int, int]]:
+    """The phrase after a place preposition that follows the question's word (`تتم معظم أعمال البرلمان في لجنة`), no time."""
+    found = []
+    for i, token in enumerate(tokens[:-1]):
+        if token.plain in _PLACE_PREPOSITIONS and i - 1 in anchors and (phrase := _phrase_after(tokens, i + 1, anchors)):
+            first, last = phrase
+            if not any(t.keys & (MONTHS | DAYS | _YEAR_NOUNS | _CENTURY | _TIME_PARTS) for t in tokens[first:last]):
+                found.append(phrase)
     return found
 
 
@@ -298,15 +427,32 @@ def _ends(tokens: list[_Token], last: int) -> bool:
     return last == len(tokens) or tokens[last].clause != tokens[last - 1].clause or tokens[last].plain.startswith(_DEFINITE) or tokens[last].plain in _STOP
 
 
+def _anchors(tokens: list[_Token], question_keys: frozenset[str]) -> list[int]:
+    """The positions of the question's words in the sentence."""
+    return [i for i, t in enumerate(tokens) if t.keys & question_keys and t.plain not in _STOP]
+
+
+# A name is read from its place in the sentence, so the sentence must be about the question: share this much of its words.
+NAME_SUPPORT = 0.3
+
+
+def _supports(tokens: list[_Token], asked: list[Word]) -> bool:
+    said = frozenset().union(*(t.keys for t in tokens))
+    return not asked or sum(bool(w.keys & said) for w in asked) >= NAME_SUPPORT * len(asked)
+
+
 def short_phrase(question: str, sentence: str) -> Phrase | None:
     """The phrase of `sentence` that answers `question`, or None when the question is not factoid or no phrase is confident.
 
     Candidates are phrases of the kind the question asks for (`question_type`):
-    dates for when, numbers with their unit or counted noun for how many, names
-    for who and where; a phrase made of the question's own words is no answer.
-    The candidate nearest to the words the sentence shares with the question wins;
-    none is returned when no candidate lies within `MAX_DISTANCE` words of them or
-    when two lie equally near.
+    dates for when; numbers with their unit or counted noun for how many (a duration
+    for how long); for who, names (capitalized, or Arabic ones by their title or their
+    place beside the question's words) and a passive sentence's agent; for where,
+    capitalized names and the phrase after a place preposition. A phrase made of the
+    question's own words is no answer, and names are read only from a sentence that
+    shares `NAME_SUPPORT` of the question's words. The candidate nearest to the words
+    the sentence shares with the question wins; none is returned when no candidate
+    lies within `MAX_DISTANCE` words of them or when two lie equally near.
     """
     kind = question_type(question)
     if kind not in SHORT_KINDS:
@@ -321,16 +467,29 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
         candidates = dates
     elif kind == "number":
         share = "%" in question or "٪" in question or any(w.keys & _SHARE_WORDS for w in asked)
-        candidates = [span for span in _numbers(tokens, _counted(question), dates) if _is_share(tokens, span) == share]
-    elif kind == "person":
-        candidates = _arabic_names(tokens, question_keys) + ([] if is_arabic(sentence) else _names(tokens, question_keys))
+        counted = _counted(question)
+        numbers = _numbers(tokens, counted, dates)
+        # When the question names what it counts and a number carries it (`بكم ميلا`), the other numbers answer something else.
+        named = [(first, last) for first, last in numbers if any(t.keys & counted for t in tokens[first:last])]
+        candidates = named or [span for span in numbers if _is_share(tokens, span) == share]
+        if _HOW_LONG.search(normalize(question)):
+            candidates = [(first, last) for first, last in candidates if any(t.keys & DURATIONS for t in tokens[first:last])]
     else:
+        if not _supports(tokens, asked):
+            return None
+        arabic = is_arabic(sentence)
+        anchor_set = frozenset(_anchors(tokens, question_keys))
         # Names in Latin letters inside Arabic text are glosses (`ASL`, `Floresta Amazônica`), not answers.
-        candidates = [] if is_arabic(sentence) else _names(tokens, question_keys)
-    candidates = [(first, last) for first, last in candidates if not all(t.keys & question_keys for t in tokens[first:last])]
+        latin = [] if arabic else _names(tokens, question_keys)
+        if kind == "person":
+            candidates = _agents(tokens, anchor_set) + _arabic_names(tokens, question_keys, anchor_set) + latin
+        else:
+            candidates = (_place_objects(tokens, anchor_set) if arabic else []) + latin
+    # One phrase may be found twice (`by Paul McCartney` is an agent and a capitalized name).
+    candidates = list(dict.fromkeys((first, last) for first, last in candidates if not all(t.keys & question_keys for t in tokens[first:last])))
     if not candidates:
         return None
-    anchors = [i for i, t in enumerate(tokens) if t.keys & question_keys and t.plain not in _STOP]
+    anchors = _anchors(tokens, question_keys)
     if not anchors:
         if len(candidates) != 1:
             return None

@@ -28,10 +28,57 @@ def phrase(question: str, sentence: str) -> str | None:
         ("متى حكم جيجين؟", "حكم جيجين خان لمدة عامين فقط، من 1321 إلى 1323.", "1321 إلى 1323"),
         ("كم قتيلا سقط في الهجوم؟", "سقط إثنا عشر قتيلا في الهجوم.", "إثنا عشر قتيلا"),
         ("في أي قرن أنشأ المبشرون مدارس؟", "أنشأ المبشرون مدارس كنسية في القرن التاسع عشر في جنوب أفريقيا.", "القرن التاسع عشر"),
+        # A how-long question wants a duration, and a named unit picks its number.
+        ("كم من الوقت بقي في المباراة؟", "فاز الفريق 20–18 مع 17 ثانية متبقية في المباراة.", "17 ثانية"),
+        ("بكم ميلا تزايدت نسبة إزالة الغابات؟", "تزايدت نسبة إزالة الغابات 18% أي 8,646 ميلا مربعا.", "8,646 ميلا"),
     ],
 )
 def test_the_phrase_of_the_kind_asked_for(question: str, sentence: str, expected: str) -> None:
     assert phrase(question, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # A title, its adjectives, then the name; a preposition's word after two words of it opens the next phrase.
+        ("من المهندس الذي صمم المتحف؟", "في عام 1855 قام المهندس المعماري الألماني غوتفريت زيمبا بوضع تصميم المتحف.", "غوتفريت زيمبا"),
+        ("من كان ابن أيورباروادا؟", "حكم الإمبراطور جيجين خان، نجل أيورباروادا وخلفه، لمدة عامين فقط.", "جيجين خان"),
+        ("من هو الأمين العام للأمم المتحدة الذي درس في هارفارد؟", "علم السياسة: الأمين العام للأمم المتحدة بان كي مون.", "بان كي مون"),
+        # No title: an article-less run between the question's words, after a described noun or the question's verb.
+        ("من الذي خسر أمام البرونكوس في الجولة الفاصلة؟", "هزم البرونكوس فريق بيتسبرغ ستيلرز في الجولة الفاصلة، 23–16.", "فريق بيتسبرغ ستيلرز"),
+        ("من غنى النشيد الوطني؟", "أدّت الفائزة بجائزة غرامي والمرشحة لجائزة الأوسكار ليدي غاغا النشيد الوطني.", "ليدي غاغا"),
+        ("من صمم شعار الشبكة؟", "بدأت الشبكة باستخدام هوية صممها بيتارد ساليفان، إذ تعرض شعارا صغيرا.", "بيتارد ساليفان"),
+        # The agent of a passive sentence.
+        ("من اختطف زوجة تيموجين؟", "تم اختطاف زوجة تيموجين من قبل المركيتيين بعد الزواج.", "المركيتيين"),
+        ("Who was the song written by?", "The song was written by Paul McCartney in 1965.", "Paul McCartney"),
+        ("Qui a écrit la chanson ?", "La chanson a été écrite par Paul McCartney en 1965.", "Paul McCartney"),
+        # Where: the phrase after a place preposition that follows the question's words.
+        ("أين تتم معظم أعمال البرلمان الاسكتلندي؟", "تتم معظم أعمال البرلمان الاسكتلندي في لجنة.", "لجنة"),
+        ("أين يتدفق نهر الراين الأوسط؟", "بين بينجن وبون، يتدفق الراين الأوسط عبر مضيق رهين، وهو تكوين من التعرية.", "مضيق رهين"),
+    ],
+)
+def test_arabic_names_and_places_by_their_place_in_the_sentence(question: str, sentence: str, expected: str) -> None:
+    assert phrase(question, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        # A title's complement with a preposition is no name.
+        ("من هو المدير العام للفريق؟", "كان جون إلواي نائب الرئيس والمدير العام لدنفر."),
+        # A sentence that shares too few of the question's words is about something else.
+        ("من هو الحاكم الألماني الذي دعا الهوغونتيين للهجرة؟", "ومن بين أحفادهم الجنرال هيرمان فون فرانسوا."),
+        # An Arabic sentence opens with its verb: `يعود أصل` is no name.
+        ("من كان أول مدير للمتحف؟", "يعود أصل المتحف إلى المعرض الكبير."),
+        # A time of day is no count, a year after في no duration.
+        ("كم هدفا سجل الفريق؟", "سجل الفريق هدفه الأول عند الدقيقة 3:08."),
+        ("كم دام القتال في الحرب؟", "بدأ القتال في الحرب في 1756 وانتهى بمعاهدة سلام."),
+        # A place phrase is no time.
+        ("أين بدأت الحركة؟", "بدأت الحركة في منتصف القرن الثامن عشر."),
+    ],
+)
+def test_no_name_or_place_when_unsure(question: str, sentence: str) -> None:
+    assert phrase(question, sentence) is None
 
 
 def test_the_span_is_the_sentence_text() -> None:
