@@ -315,10 +315,14 @@ def _common_noun(token: _Token) -> bool:
     return token.raw.endswith("ة") or (token.plain.endswith("ات") and len(token.plain) >= 4)
 
 
-def _clitic_preposition(token: _Token) -> bool:
+# Inside a run, only `بـ` and `لـ` (`بوضع`, `لتطوير`) end a name: `كـ` starts too many foreign names (`ديوك كينت براون`).
+_RUN_BREAKING = "بل"
+
+
+def _clitic_preposition(token: _Token, letters: str = "بلك") -> bool:
     """A word that opens with the preposition `بـ`, `لـ` or `كـ` (`بشرط`, `لشركة`): after a name, the next phrase."""
     plain = token.plain
-    return bool(_ARABIC_LETTER.match(plain)) and plain[0] in "بلك" and len(plain) >= 4 and not plain.startswith(_DEFINITE)
+    return bool(_ARABIC_LETTER.match(plain)) and plain[0] in letters and len(plain) >= 4 and not plain.startswith(_DEFINITE)
 
 
 def _arabic_names(tokens: list[_Token], question_keys: frozenset[str], anchors: frozenset[int]) -> list[tuple[int, int]]:
@@ -339,12 +343,12 @@ def _arabic_names(tokens: list[_Token], question_keys: frozenset[str], anchors: 
         # `غوتفريت زيمبا بوضع تصميم`: after two words of a name, a word with a preposition opens the next phrase.
         while (
             i + 1 < len(tokens) and i + 1 - first < 4 and _name_like(tokens[i + 1], question_keys) and tokens[i + 1].clause == tokens[first].clause
-            and not (i + 1 - first >= 2 and _clitic_preposition(tokens[i + 1]))
+            and not (i + 1 - first >= 2 and _clitic_preposition(tokens[i + 1], _RUN_BREAKING))
         ):
             i += 1
         last = i + 1
         i += 1
-        if not (_ends(tokens, last) or last in anchors or tokens[last].keys & _TITLE_KEYS or last - first >= 2 and _clitic_preposition(tokens[last])):
+        if not (_ends(tokens, last) or last in anchors or tokens[last].keys & _TITLE_KEYS or last - first >= 2 and _clitic_preposition(tokens[last], _RUN_BREAKING)):
             continue
         run = tokens[first:last]
         common = any(_common_noun(t) for t in run)
@@ -499,8 +503,16 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
             first, last = span
             return min(first - a if a < first else a - last + 1 if a >= last else 0 for a in anchors)
 
-        ranked = sorted(candidates, key=distance)
-        if distance(ranked[0]) > MAX_DISTANCE or (len(ranked) > 1 and distance(ranked[1]) == distance(ranked[0])):
+        def support(span: tuple[int, int]) -> int:
+            """How many of the question's words stand within `MAX_DISTANCE` words of the span."""
+            first, last = span
+            near = tokens[max(0, first - MAX_DISTANCE):last + MAX_DISTANCE]
+            return sum(any(w.keys & t.keys for t in near if t.plain not in _STOP) for w in asked)
+
+        ranked = sorted(candidates, key=lambda span: (distance(span), -support(span)))
+        best = ranked[0]
+        # Two candidates as near the question's words: the one among clearly more of them, else none.
+        if distance(best) > MAX_DISTANCE or len(ranked) > 1 and distance(ranked[1]) == distance(best) and support(best) - support(ranked[1]) < 2:
             return None
         first, last = ranked[0]
     return Phrase(tokens[first].start, tokens[last - 1].end, SHORT_KINDS[kind])
