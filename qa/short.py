@@ -509,10 +509,22 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
             near = tokens[max(0, first - MAX_DISTANCE):last + MAX_DISTANCE]
             return sum(any(w.keys & t.keys for t in near if t.plain not in _STOP) for w in asked)
 
-        ranked = sorted(candidates, key=lambda span: (distance(span), -support(span)))
+        def after(span: tuple[int, int]) -> int:
+            """How far the span follows the nearest question word before it: a date or a name follows what it tells of."""
+            return min((span[0] - a for a in anchors if a < span[0]), default=len(tokens))
+
+        ranked = sorted(candidates, key=lambda span: (distance(span), -support(span), after(span)))
         best = ranked[0]
-        # Two candidates as near the question's words: the one among clearly more of them, else none.
-        if distance(best) > MAX_DISTANCE or len(ranked) > 1 and distance(ranked[1]) == distance(best) and support(best) - support(ranked[1]) < 2:
+        if distance(best) > MAX_DISTANCE:
             return None
-        first, last = ranked[0]
+        # Two candidates as near the question's words: the one among clearly more of them, else the one right after them
+        # (`قانون العموم لعام 1975 وقانون الجنسية البريطانية 1981`: the nationality act is of 1981).
+        if len(ranked) > 1 and distance(ranked[1]) == distance(best) and support(best) - support(ranked[1]) < 2:
+            rivals = [span for span in ranked if distance(span) == distance(best)]
+            closest = min(after(span) for span in rivals)
+            # A count comes before its noun (`أربعة اعتراضات`), so only dates and names are read this way.
+            if kind == "number" or sum(after(span) == closest for span in rivals) > 1:
+                return None
+            best = next(span for span in rivals if after(span) == closest)
+        first, last = best
     return Phrase(tokens[first].start, tokens[last - 1].end, SHORT_KINDS[kind])
