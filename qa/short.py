@@ -456,7 +456,8 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
     question's own words is no answer, and names are read only from a sentence that
     shares `NAME_SUPPORT` of the question's words. The candidate nearest to the words
     the sentence shares with the question wins; none is returned when no candidate
-    lies within `MAX_DISTANCE` words of them or when two lie equally near.
+    lies within `MAX_DISTANCE` words of them (the only date of a sentence may lie
+    anywhere) or when two lie equally near and nothing tells them apart.
     """
     kind = question_type(question)
     if kind not in SHORT_KINDS:
@@ -515,7 +516,8 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
 
         ranked = sorted(candidates, key=lambda span: (distance(span), -support(span), after(span)))
         best = ranked[0]
-        if distance(best) > MAX_DISTANCE:
+        # The only date of the sentence answers a when question wherever it stands; other phrases must be near.
+        if distance(best) > MAX_DISTANCE and not (kind == "time" and len(ranked) == 1):
             return None
         # Two candidates as near the question's words: the one among clearly more of them, else the one right after them
         # (`قانون العموم لعام 1975 وقانون الجنسية البريطانية 1981`: the nationality act is of 1981).
