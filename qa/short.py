@@ -86,7 +86,7 @@ _NAME_JOINERS = _n("بن ابن أبو أبي آل عبد de du von van der bin 
 _STOP = MATCH_STOPWORDS | INDEX_STOPWORDS
 
 # A token: a number as written (1,000  3.5  56,2 ٪) or a run of letters with their Arabic marks.
-_TOKEN = re.compile(r"\d+(?:[.,٫٬]\d+)*(?:\s?[%٪])?|(?:[^\W\d_]|[\u0610-\u061a\u064b-\u065f\u0670])+")
+_TOKEN = re.compile(r"\d+(?:(?:[.,٫٬]|،(?=\d{3}(?!\d)))\d+)*(?:\s?[%٪])?|(?:[^\W\d_]|[\u0610-\u061a\u064b-\u065f\u0670])+")
 _CLAUSE_BREAK = re.compile(r"[،,;؛:()\[\]«»\"“”]")
 # How far (in words) a phrase may lie from the nearest word it shares with the question.
 MAX_DISTANCE = 6
@@ -149,7 +149,7 @@ def _is_month(tokens: list[_Token], i: int) -> bool:
 
 
 def _dates(tokens: list[_Token]) -> list[tuple[int, int]]:
-    """Token ranges [first, last) of dates: day month year, month year, a year, a weekday, a century, a decade."""
+    """Token ranges [first, last) of dates: day month year, month year, a year, a weekday, a century, a decade, an age ago."""
     found: list[tuple[int, int]] = []
     used: set[int] = set()
     for i in range(len(tokens)):
@@ -171,7 +171,39 @@ def _dates(tokens: list[_Token]) -> list[tuple[int, int]]:
             if last < len(tokens) and tokens[last].plain in ("عشر", "عشره"):
                 last += 1
             found.append((i, last))
-    return _ranges(tokens, sorted(found))
+    found.extend(span for span in _ages(tokens) if not used.intersection(range(*span)))
+    return _ranges(tokens, sorted(set(found)))
+
+
+# A time counted back from now or from an era: `منذ حوالي مليار سنة`, `22،000 سنة مضت`, `65 million years ago`, `13000 BP`.
+_AGO_BEFORE = _n("منذ")
+_APPROXIMATELY = _n("حوالي حوالى نحو قرابة زهاء about around some nearly almost environ")
+_YEAR_UNITS = _n("سنة سنه سنوات سنين عام عاما أعوام years year ans années")
+_AGO_AFTER = _n("مضت خلت ago")
+_ERAS = _n("bp bc bce ad ce")
+
+
+def _ages(tokens: list[_Token]) -> list[tuple[int, int]]:
+    found = []
+    i = 0
+    while i < len(tokens):
+        if not _is_number(tokens[i]):
+            i += 1
+            continue
+        first = last = i
+        while last + 1 < len(tokens) and (_is_number(tokens[last + 1]) or tokens[last + 1].plain in SCALES) and not tokens[last + 1].gap.strip():
+            last += 1
+        last += 1
+        if last < len(tokens) and tokens[last].plain in _ERAS:
+            found.append((first, last + 1))
+        elif last < len(tokens) and tokens[last].plain in _YEAR_UNITS:
+            start = first - 1 if first > 0 and tokens[first - 1].plain in _APPROXIMATELY else first
+            if last + 1 < len(tokens) and tokens[last + 1].plain in _AGO_AFTER:
+                found.append((start, last + 2))
+            elif start > 0 and tokens[start - 1].plain in _AGO_BEFORE:
+                found.append((start, last + 1))
+        i = last
+    return found
 
 
 def _ranges(tokens: list[_Token], spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

@@ -32,6 +32,11 @@ def phrase(question: str, sentence: str) -> str | None:
         ("متى تم تمرير قانون الجنسية البريطانية؟", "قدمت بموجب قانون مجلس العموم لعام 1975 وقانون الجنسية البريطانية 1981.", "1981"),
         # The only date of the sentence, however far from the question's words.
         ("متى كان جيجن الامبراطور؟", "حكم الإمبراطور جيجين خان، نجل أيورباروادا وخلفه، لمدة عامين فقط، من 1321 إلى 1323.", "1321 إلى 1323"),
+        # A time counted back from now or from an era.
+        ("منذ متى دخلت البكتيريا الزرقاء خلية؟", "في مكان ما منذ حوالي مليار سنة، دخلت البكتيريا الزرقاء الحية خلية مبكرة.", "حوالي مليار سنة"),
+        ("متى بدأ الاحترار في أوروبا؟", "بدأت أوروبا في الاحترار من 22،000 سنة مضت فصاعدا.", "22،000 سنة مضت"),
+        ("When did the rapid warming begin?", "The rapid warming began about 13000 BP.", "13000 BP"),
+        ("When did the dinosaurs die out?", "The dinosaurs died out 66 million years ago in a mass extinction.", "66 million years ago"),
         # A how-long question wants a duration, and a named unit picks its number.
         ("كم من الوقت بقي في المباراة؟", "فاز الفريق 20–18 مع 17 ثانية متبقية في المباراة.", "17 ثانية"),
         ("بكم ميلا تزايدت نسبة إزالة الغابات؟", "تزايدت نسبة إزالة الغابات 18% أي 8,646 ميلا مربعا.", "8,646 ميلا"),
