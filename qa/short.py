@@ -222,7 +222,15 @@ def _ranges(tokens: list[_Token], spans: list[tuple[int, int]]) -> list[tuple[in
     return merged
 
 
-_HOW_MANY = re.compile(r"(?:^|\s)(?:[وف]?كم|بكم|many|much|combien(?:\s+d[e']?)?)\s+(?:عدد\s+|من\s+)?(\w+)", re.IGNORECASE)
+_HOW_MANY = re.compile(
+    r"(?:^|\s)(?:[وف]?كم|بكم|many|much|combien(?:\s+d[e']?)?)\s+(?:(?:كان|كانت|هو|هي|يبلغ|بلغ|تبلغ)\s+)?(?:عدد\s+|من\s+)?(\w+)", re.IGNORECASE
+)
+
+
+def _loose_keys(token: _Token) -> frozenset[str]:
+    """A word's keys, and without the accusative alif of `ترشيحاً`, so it meets `الترشيحات`."""
+    extra = {key[:-1] for key in token.keys if key.endswith("ا") and len(key) > 3 and _ARABIC_LETTER.match(key)}
+    return token.keys | extra
 
 
 _HOW_LONG = re.compile(r"(?:^|\s)(?:[وف]?كم من الوقت|how long|combien de temps)(?:\s|$)", re.IGNORECASE)
@@ -275,9 +283,10 @@ def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[in
         if last + 1 < len(tokens) and tokens[last].plain in ("في", "per", "pour") and tokens[last + 1].plain in _PER_HUNDRED:
             last += 2  # 30 في المئة, 30 per cent
         for _ in range(2):
+            # `5 مليارات طن سنة 2005`: a unit that names the next year is that date's.
             if last < len(tokens) and tokens[last].clause == tokens[last - 1].clause and tokens[last].plain not in _STOP and (
-                tokens[last].keys & (UNITS | counted)
-            ):
+                _loose_keys(tokens[last]) & (UNITS | counted)
+            ) and not (last + 1 < len(tokens) and _is_year(tokens[last + 1])):
                 last += 1
             else:
                 break
@@ -507,7 +516,7 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
         counted = _counted(question)
         numbers = _numbers(tokens, counted, dates)
         # When the question names what it counts and a number carries it (`بكم ميلا`), the other numbers answer something else.
-        named = [(first, last) for first, last in numbers if any(t.keys & counted for t in tokens[first:last])]
+        named = [(first, last) for first, last in numbers if any(_loose_keys(t) & counted for t in tokens[first:last])]
         candidates = named or [span for span in numbers if _is_share(tokens, span) == share]
         if _HOW_LONG.search(normalize(question)):
             candidates = [(first, last) for first, last in candidates if any(t.keys & DURATIONS for t in tokens[first:last])]

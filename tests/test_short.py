@@ -39,6 +39,14 @@ def phrase(question: str, sentence: str) -> str | None:
         ("When did the dinosaurs die out?", "The dinosaurs died out 66 million years ago in a mass extinction.", "66 million years ago"),
         # A how-long question wants a duration, and a named unit picks its number.
         ("كم من الوقت بقي في المباراة؟", "فاز الفريق 20–18 مع 17 ثانية متبقية في المباراة.", "17 ثانية"),
+        # `كم كان عدد الترشيحات` counts nominations, and `ترشيحاً` is one of them.
+        ("كم كان عدد الترشيحات للجائزة في 1915؟", "تلقى إديسون واحداً من بين 38 ترشيحاً محتملاً في عام 1915.", "38 ترشيحاً"),
+        # A unit that names the next year (`طن سنة 2005`) is that date's: the number does not take it.
+        (
+            "كم طنا من الكربون يمتص الأمازون في السنة العادية؟",
+            "يمتص الأمازون في السنة العادية 1.5 مليار طن من الكربون، غير أنه انبعثت 5 مليارات طن سنة 2005 و8 مليار طن سنة 2010.",
+            "1.5 مليار طن",
+        ),
         ("بكم ميلا تزايدت نسبة إزالة الغابات؟", "تزايدت نسبة إزالة الغابات 18% أي 8,646 ميلا مربعا.", "8,646 ميلا"),
     ],
 )
