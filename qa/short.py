@@ -82,6 +82,14 @@ _TITLE_KEYS = frozenset().union(
         )
     )
 )
+# Place nouns that introduce a place's name: `بمدينة فريسنو`, `ولاية فيكتوريا`.
+_PLACE_TITLE_KEYS = frozenset().union(
+    *(
+        match_keys(title)
+        for title in _n("مدينة المدينة بلدة البلدة ولاية الولاية دولة الدولة عاصمة العاصمة منطقة المنطقة جزيرة الجزيرة نهر النهر "
+                        "محافظة المحافظة إقليم الإقليم مقاطعة المقاطعة قرية القرية حي الحي شارع الشارع جادة ميناء مطار جبل بحيرة")
+    )
+)
 _NAME_JOINERS = _n("بن ابن أبو أبي آل عبد de du von van der bin al el la le of")
 _STOP = MATCH_STOPWORDS | INDEX_STOPWORDS
 
@@ -340,14 +348,14 @@ _NOT_NAMES = _n(
 )
 
 
-def _name_like(token: _Token, question_keys: frozenset[str]) -> bool:
+def _name_like(token: _Token, question_keys: frozenset[str], titles: frozenset[str] = _TITLE_KEYS) -> bool:
     """An Arabic word that may be part of a name: no article, function word, tanween or title; not the question's; not a number."""
     plain = token.plain
     return (
         bool(_ARABIC_LETTER.match(plain)) and not plain.startswith(_DEFINITE) and plain not in _STOP | _NOT_NAMES
         and not (plain[0] in "وف" and plain[1:] in _STOP) and not _TANWEEN.search(token.raw)
         and len(plain) > 1 and not (token.keys & question_keys) and not _is_number(token)
-        and not token.keys & (_TITLE_KEYS | MONTHS | DAYS)
+        and not token.keys & (titles | MONTHS | DAYS)
     )
 
 
@@ -366,50 +374,53 @@ def _clitic_preposition(token: _Token, letters: str = "بلك") -> bool:
     return bool(_ARABIC_LETTER.match(plain)) and plain[0] in letters and len(plain) >= 4 and not plain.startswith(_DEFINITE)
 
 
-def _arabic_names(tokens: list[_Token], question_keys: frozenset[str], anchors: frozenset[int]) -> list[tuple[int, int]]:
-    """Runs of up to four article-less words that a title introduces, or that stand beside the question's words.
+def _arabic_names(
+    tokens: list[_Token], question_keys: frozenset[str], anchors: frozenset[int], titles: frozenset[str] = _TITLE_KEYS, untitled: bool = True
+) -> list[tuple[int, int]]:
+    """Runs of up to four article-less words that a title introduces, or (`untitled`) that stand beside the question's words.
 
     Arabic writes no capitals, so a run is a name only by its place: after a title and its adjectives
     (`المهندس المعماري الألماني غوتفريت زيمبا`), or between a described noun, a break or the question's
     verb and the question's next word (`هزم البرونكوس فريق بيتسبرغ ستيلرز في الجولة`). Elsewhere an
-    article-less run is as often a verb or a noun in construct.
+    article-less run is as often a verb or a noun in construct. `titles` are the keys of the nouns that
+    introduce a name: a person's titles, or place nouns (`منطقة مدينة بوسطن`).
     """
     found = []
     i = 0
     while i < len(tokens):
-        if not _name_like(tokens[i], question_keys):
+        if not _name_like(tokens[i], question_keys, titles):
             i += 1
             continue
         first = i
         # `غوتفريت زيمبا بوضع تصميم`: after two words of a name, a word with a preposition opens the next phrase.
         while (
-            i + 1 < len(tokens) and i + 1 - first < 4 and _name_like(tokens[i + 1], question_keys) and tokens[i + 1].clause == tokens[first].clause
+            i + 1 < len(tokens) and i + 1 - first < 4 and _name_like(tokens[i + 1], question_keys, titles) and tokens[i + 1].clause == tokens[first].clause
             and not (i + 1 - first >= 2 and _clitic_preposition(tokens[i + 1], _RUN_BREAKING))
         ):
             i += 1
         last = i + 1
         i += 1
-        if not (_ends(tokens, last) or last in anchors or tokens[last].keys & _TITLE_KEYS or last - first >= 2 and _clitic_preposition(tokens[last], _RUN_BREAKING)):
+        if not (_ends(tokens, last) or last in anchors or tokens[last].keys & titles or last - first >= 2 and _clitic_preposition(tokens[last], _RUN_BREAKING)):
             continue
         run = tokens[first:last]
         common = any(_common_noun(t) for t in run)
-        if _titled(tokens, first):
+        if _titled(tokens, first, titles):
             # `المدير العام لدنفر`, `الرئيس التنفيذي لعمليات كرة القدم`: the title's complement, not a name;
             # a name right after its title may end like a noun (`الشيخ حمزة يوسف`).
-            complement = _clitic_preposition(run[0])
-            direct = bool(tokens[first - 1].keys & _TITLE_KEYS)
+            complement = titles is _TITLE_KEYS and _clitic_preposition(run[0])
+            direct = bool(tokens[first - 1].keys & titles)
             if not common and not complement if len(run) == 1 else not common or direct and not complement:
                 found.append((first, last))
-        elif len(run) > 1 and not common and (_opens(tokens, first) or first - 1 in anchors) and (first - 1 in anchors or last in anchors):
+        elif untitled and len(run) > 1 and not common and (_opens(tokens, first) or first - 1 in anchors) and (first - 1 in anchors or last in anchors):
             found.append((first, last))
     return found
 
 
-def _titled(tokens: list[_Token], first: int) -> bool:
+def _titled(tokens: list[_Token], first: int, titles: frozenset[str]) -> bool:
     """Whether a title comes before `first`, at most three words with the article between (`الرئيس الكولومبي`)."""
     j = first - 1
     while j >= 0 and first - j <= 4 and tokens[j].clause == tokens[first].clause:
-        if tokens[j].keys & _TITLE_KEYS:
+        if tokens[j].keys & titles:
             return True
         if not tokens[j].plain.startswith(_DEFINITE):
             return False
@@ -530,7 +541,9 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
         if kind == "person":
             candidates = _agents(tokens, anchor_set) + _arabic_names(tokens, question_keys, anchor_set) + latin
         else:
-            candidates = (_place_objects(tokens, anchor_set) if arabic else []) + latin
+            # `منطقة مدينة بوسطن`: a place noun introduces a place's name as a title introduces a person's.
+            arabic_places = _place_objects(tokens, anchor_set) + _arabic_names(tokens, question_keys, anchor_set, _PLACE_TITLE_KEYS, untitled=False)
+            candidates = (arabic_places if arabic else []) + latin
     # One phrase may be found twice (`by Paul McCartney` is an agent and a capitalized name).
     candidates = list(dict.fromkeys((first, last) for first, last in candidates if not all(t.keys & question_keys for t in tokens[first:last])))
     if not candidates:
