@@ -90,6 +90,7 @@ _PLACE_TITLE_KEYS = frozenset().union(
                         "محافظة المحافظة إقليم الإقليم مقاطعة المقاطعة قرية القرية حي الحي شارع الشارع جادة ميناء مطار جبل بحيرة")
     )
 )
+_ARABIC_JOINERS = _n("عبد أبو أبي ابن بن ذو")
 _NAME_JOINERS = _n("بن ابن أبو أبي آل عبد de du von van der bin al el la le of")
 _STOP = MATCH_STOPWORDS | INDEX_STOPWORDS
 
@@ -392,10 +393,14 @@ def _arabic_names(
             i += 1
             continue
         first = i
-        # `غوتفريت زيمبا بوضع تصميم`: after two words of a name, a word with a preposition opens the next phrase.
+        # `غوتفريت زيمبا بوضع تصميم`: after two words of a name, a word with a preposition opens the next phrase;
+        # `عبد الفتاح`, `أبو الغيط`: after عبد, أبو, بن the word with the article is the name's.
         while (
-            i + 1 < len(tokens) and i + 1 - first < 4 and _name_like(tokens[i + 1], question_keys, titles) and tokens[i + 1].clause == tokens[first].clause
-            and not (i + 1 - first >= 2 and _clitic_preposition(tokens[i + 1], _RUN_BREAKING))
+            i + 1 < len(tokens) and i + 1 - first < 4 and tokens[i + 1].clause == tokens[first].clause
+            and (
+                _name_like(tokens[i + 1], question_keys, titles) and not (i + 1 - first >= 2 and _clitic_preposition(tokens[i + 1], _RUN_BREAKING))
+                or tokens[i].plain in _ARABIC_JOINERS and tokens[i + 1].plain.startswith("ال") and tokens[i + 1].plain not in _STOP
+            )
         ):
             i += 1
         last = i + 1
@@ -417,12 +422,15 @@ def _arabic_names(
 
 
 def _titled(tokens: list[_Token], first: int, titles: frozenset[str]) -> bool:
-    """Whether a title comes before `first`, at most three words with the article between (`الرئيس الكولومبي`)."""
+    """Whether a title comes before `first`, at most three words of its complement between.
+
+    The complement is words with the article or a preposition: `الرئيس الكولومبي`, `المتحدث باسم الخارجية الأمريكية`.
+    """
     j = first - 1
     while j >= 0 and first - j <= 4 and tokens[j].clause == tokens[first].clause:
         if tokens[j].keys & titles:
             return True
-        if not tokens[j].plain.startswith(_DEFINITE):
+        if not (tokens[j].plain.startswith(_DEFINITE) or _clitic_preposition(tokens[j])):
             return False
         j -= 1
     return False
