@@ -259,6 +259,10 @@ def _counted(question: str) -> frozenset[str]:
 def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """Token ranges of numbers with their scale and unit, or the noun the question counts."""
     in_date = {i for first, last in dates for i in range(first, last) if last - first > 1}
+    # 3:08 is a time of day or a score, not a count, nor part of one.
+    in_clock = {
+        j for i in range(1, len(tokens)) if tokens[i].gap == ":" and tokens[i].digits and tokens[i - 1].digits for j in (i - 1, i)
+    }
     found = []
     i = 0
     while i < len(tokens):
@@ -271,14 +275,11 @@ def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[in
         ):
             i += 1
             continue
-        # 3:08 is a time of day or a score, not a count.
-        if tokens[i].digits and (
-            i > 0 and tokens[i].gap == ":" and tokens[i - 1].digits or i + 1 < len(tokens) and tokens[i + 1].gap == ":" and tokens[i + 1].digits
-        ):
+        if i in in_clock:
             i += 1
             continue
         first = i
-        while i + 1 < len(tokens):
+        while i + 1 < len(tokens) and i + 1 not in in_clock:
             following = tokens[i + 1]
             if (_is_number(following) or following.plain in SCALES) and not following.gap.strip():
                 i += 1

@@ -37,6 +37,8 @@ def phrase(question: str, sentence: str) -> str | None:
         ("متى بدأ الاحترار في أوروبا؟", "بدأت أوروبا في الاحترار من 22،000 سنة مضت فصاعدا.", "22،000 سنة مضت"),
         ("When did the rapid warming begin?", "The rapid warming began about 13000 BP.", "13000 BP"),
         ("When did the dinosaurs die out?", "The dinosaurs died out 66 million years ago in a mass extinction.", "66 million years ago"),
+        # A time of day (3:08) is no count, nor part of the score before it.
+        ("كم كانت النتيجة قبل نهاية المباراة؟", "تقدمت دنفر 24-10 3:08 قبل نهاية المباراة.", "24-10"),
         # A how-long question wants a duration, and a named unit picks its number.
         ("كم من الوقت بقي في المباراة؟", "فاز الفريق 20–18 مع 17 ثانية متبقية في المباراة.", "17 ثانية"),
         # `كم كان عدد الترشيحات` counts nominations, and `ترشيحاً` is one of them.
