@@ -90,6 +90,7 @@ _PLACE_TITLE_KEYS = frozenset().union(
                         "محافظة المحافظة إقليم الإقليم مقاطعة المقاطعة قرية القرية حي الحي شارع الشارع جادة ميناء مطار جبل بحيرة")
     )
 )
+# Before a word with the article, these keep an Arabic name going: `عبد الفتاح`, `أبو الغيط`.
 _ARABIC_JOINERS = _n("عبد أبو أبي ابن بن ذو")
 _NAME_JOINERS = _n("بن ابن أبو أبي آل عبد de du von van der bin al el la le of")
 _STOP = MATCH_STOPWORDS | INDEX_STOPWORDS
@@ -502,6 +503,7 @@ NAME_SUPPORT = 0.3
 
 
 def _supports(tokens: list[_Token], asked: list[Word]) -> bool:
+    """Whether the sentence holds at least `NAME_SUPPORT` of the question's words."""
     said = frozenset().union(*(t.keys for t in tokens))
     return not asked or sum(bool(w.keys & said) for w in asked) >= NAME_SUPPORT * len(asked)
 
