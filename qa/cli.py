@@ -395,7 +395,11 @@ class _ProgressBar:
             # A pseudo-terminal of zero columns (script, some container ttys) would render an empty bar.
             width = shutil.get_terminal_size((0, 0)).columns
             self._bar = tqdm(desc=progress.phase, total=progress.total, unit=self._UNITS.get(progress.phase, ""),
-                             file=self._stream, dynamic_ncols=width > 0, ncols=None if width > 0 else 100)
+                             file=self._stream, dynamic_ncols=width > 0, ncols=None if width > 0 else 100,
+                             # The mean rate since the phase began: articles vary in length (and an archive
+                             # is often ordered by outlet), so a recent-rate ETA swung between 44 min and
+                             # 1 h 41 min within one build of the ANT corpus.
+                             smoothing=0)
         self._bar.update(progress.done - self._bar.n)
         if progress.phase == "articles":
             rate = progress.embedded / progress.seconds if progress.seconds else 0.0

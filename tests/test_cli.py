@@ -69,6 +69,16 @@ def test_progress_log_lines_give_rate_and_time_left() -> None:
         "qa: articles 400/400 in 3m20s, 2.00 articles/s, 1,400 passages (6.0 embedded/s), 0 reused",
         "qa: vectors 0/1,400",
     ]
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    terminal = Terminal()
+    bar = _ProgressBar(stream=terminal)
+    bar(BuildProgress(done=10, total=400))
+    # On a terminal, a bar whose rate and ETA are the phase's mean so far (not a recent-rate guess).
+    assert bar._bar.smoothing == 0 and "10/400" in terminal.getvalue()
+    bar.close()
     log = Log()
     bar = _ProgressBar(interval=0, stream=log)
     bar(BuildProgress(done=3000, total=31523, passages=9000, embedded=9000, seconds=3000.0))
