@@ -77,7 +77,7 @@ def test_progress_log_lines_give_rate_and_time_left() -> None:
     bar = _ProgressBar(stream=terminal)
     bar(BuildProgress(done=10, total=400))
     # On a terminal, a bar whose rate and ETA are the phase's mean so far (not a recent-rate guess).
-    assert bar._bar.smoothing == 0 and "10/400" in terminal.getvalue()
+    assert bar._bar.smoothing == 0 and bar._bar.n == 10 and "/400" in terminal.getvalue()
     bar.close()
     log = Log()
     bar = _ProgressBar(interval=0, stream=log)
