@@ -358,7 +358,7 @@ def _name_like(token: _Token, question_keys: frozenset[str], titles: frozenset[s
         bool(_ARABIC_LETTER.match(plain)) and not plain.startswith(_DEFINITE) and plain not in _STOP | _NOT_NAMES
         and not (plain[0] in "وف" and plain[1:] in _STOP) and not _TANWEEN.search(token.raw)
         and len(plain) > 1 and not (token.keys & question_keys) and not _is_number(token)
-        and not token.keys & (titles | MONTHS | DAYS)
+        and not token.keys & (titles | MONTHS | DAYS | _YEAR_NOUNS)
     )
 
 
@@ -483,14 +483,19 @@ def _place_objects(tokens: list[_Token], anchors: frozenset[int]) -> list[tuple[
     for i, token in enumerate(tokens[:-1]):
         if token.plain in _PLACE_PREPOSITIONS and i - 1 in anchors and (phrase := _phrase_after(tokens, i + 1, anchors)):
             first, last = phrase
-            if not any(t.keys & (MONTHS | DAYS | _YEAR_NOUNS | _CENTURY | _TIME_PARTS) for t in tokens[first:last]):
+            words = tokens[first:last]
+            # `في مدينة بيزانسون`: a place noun alone is no answer, the name it introduces is.
+            if not any(t.keys & (MONTHS | DAYS | _YEAR_NOUNS | _CENTURY | _TIME_PARTS) for t in words) and not all(t.keys & _PLACE_TITLE_KEYS for t in words):
                 found.append(phrase)
     return found
 
 
 def _ends(tokens: list[_Token], last: int) -> bool:
-    """Whether a name run ends at `last`: at a break, the sentence's end, a word with the article or a function word."""
-    return last == len(tokens) or tokens[last].clause != tokens[last - 1].clause or tokens[last].plain.startswith(_DEFINITE) or tokens[last].plain in _STOP
+    """Whether a name run ends at `last`: at a break, the sentence's end, a word with the article, a function word or a time."""
+    return (
+        last == len(tokens) or tokens[last].clause != tokens[last - 1].clause or tokens[last].plain.startswith(_DEFINITE)
+        or tokens[last].plain in _STOP or tokens[last].digits or bool(tokens[last].keys & (_YEAR_NOUNS | MONTHS | DAYS))
+    )
 
 
 def _anchors(tokens: list[_Token], question_keys: frozenset[str]) -> list[int]:

@@ -86,7 +86,9 @@ def test_the_phrase_of_the_kind_asked_for(question: str, sentence: str, expected
         ("Qui a écrit la chanson ?", "La chanson a été écrite par Paul McCartney en 1965.", "Paul McCartney"),
         # Where: the phrase after a place preposition that follows the question's words.
         ("أين تتم معظم أعمال البرلمان الاسكتلندي؟", "تتم معظم أعمال البرلمان الاسكتلندي في لجنة.", "لجنة"),
-        # A place noun introduces a place's name as a title a person's.
+        # A place noun introduces a place's name as a title a person's; alone it is no answer; a time ends a name.
+        ("أين ولد فيكتور هوغو؟", "ولد فيكتور هوغو في مدينة بيزانسون عام 1802.", "بيزانسون"),
+        ("من زار موسكو يوم الخميس؟", "زار الرئيس الفرنسي فرانسوا أولوند موسكو يوم الخميس.", "فرانسوا أولوند"),
         ("ما هي المدينة الأمريكية التي تقع فيها الجامعة؟", "تقع الجامعة في جميع أنحاء منطقة مدينة بوسطن: الحرم الرئيسي 209 فدان.", "بوسطن"),
         ("أين يتدفق نهر الراين الأوسط؟", "بين بينجن وبون، يتدفق الراين الأوسط عبر مضيق رهين، وهو تكوين من التعرية.", "مضيق رهين"),
     ],
