@@ -81,7 +81,7 @@ _TITLE_KEYS = frozenset().union(
             "رئيس رئيسة نائب وزير وزيرة مدير مديرة مؤسس"
         )
     )
-)
+) - _n("أمام")  # normalized, the preposition `أمام` (before) is `إمام` (an imam)
 # Place nouns that introduce a place's name: `بمدينة فريسنو`, `ولاية فيكتوريا`.
 _PLACE_TITLE_KEYS = frozenset().union(
     *(
@@ -351,12 +351,16 @@ _NOT_NAMES = _n(
 )
 
 
+# A noun or verb with an attached pronoun (`مسؤوليته`, `دعمها`, `أصولهم`) is no name.
+_PRONOUN_SUFFIX = re.compile("(?:ها|هم|هما|هن|ته)$")
+
+
 def _name_like(token: _Token, question_keys: frozenset[str], titles: frozenset[str] = _TITLE_KEYS) -> bool:
     """An Arabic word that may be part of a name: no article, function word, tanween or title; not the question's; not a number."""
     plain = token.plain
     return (
         bool(_ARABIC_LETTER.match(plain)) and not plain.startswith(_DEFINITE) and plain not in _STOP | _NOT_NAMES
-        and not (plain[0] in "وف" and plain[1:] in _STOP) and not _TANWEEN.search(token.raw)
+        and not (plain[0] in "وف" and plain[1:] in _STOP) and not _TANWEEN.search(token.raw) and not _PRONOUN_SUFFIX.search(token.raw)
         and len(plain) > 1 and not (token.keys & question_keys) and not _is_number(token)
         and not token.keys & (titles | MONTHS | DAYS | _YEAR_NOUNS)
     )

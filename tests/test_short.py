@@ -102,6 +102,8 @@ def test_arabic_names_and_places_by_their_place_in_the_sentence(question: str, s
     [
         # A title's complement with a preposition is no name.
         ("من هو المدير العام للفريق؟", "كان جون إلواي نائب الرئيس والمدير العام لدنفر."),
+        # `أمام` (before) is no imam, and a word with a pronoun (`خسارته`) is no name.
+        ("من واجه روما في نصف النهائي؟", "تأهل ليفربول إلى النهائي رغم خسارته أمام مضيفه روما في نصف النهائي."),
         # A sentence that shares too few of the question's words is about something else.
         ("من هو الحاكم الألماني الذي دعا الهوغونتيين للهجرة؟", "ومن بين أحفادهم الجنرال هيرمان فون فرانسوا."),
         # An Arabic sentence opens with its verb: `يعود أصل` is no name.
