@@ -124,6 +124,13 @@ class _Token:
     gap: str = ""
 
 
+def _verb_stem(plain: str) -> frozenset[str]:
+    """A present-tense verb without its person prefix, so `يحاصر` in the question meets `تحاصر` in the sentence."""
+    if _ARABIC_LETTER.match(plain) and len(plain) >= 5 and plain[0] in "يتن":
+        return frozenset({plain[1:]})
+    return frozenset()
+
+
 def _tokens(sentence: str) -> list[_Token]:
     tokens = []
     clause = 0
@@ -134,7 +141,7 @@ def _tokens(sentence: str) -> list[_Token]:
         last = match.end()
         raw = match.group()
         plain = normalize(raw)
-        tokens.append(_Token(match.start(), match.end(), raw, plain, match_keys(plain) | {plain}, raw[0].isdigit(), clause, gap))
+        tokens.append(_Token(match.start(), match.end(), raw, plain, match_keys(plain) | {plain} | _verb_stem(plain), raw[0].isdigit(), clause, gap))
     return tokens
 
 
@@ -535,7 +542,7 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
     if kind not in SHORT_KINDS:
         return None
     asked = content_words(split_words(question))
-    question_keys = frozenset().union(*(w.keys for w in asked)) if asked else frozenset()
+    question_keys = frozenset().union(*(w.keys | _verb_stem(w.plain) for w in asked)) if asked else frozenset()
     tokens = _tokens(sentence)
     if not tokens:
         return None

@@ -104,6 +104,8 @@ def test_arabic_names_and_places_by_their_place_in_the_sentence(question: str, s
         ("من هو المدير العام للفريق؟", "كان جون إلواي نائب الرئيس والمدير العام لدنفر."),
         # `أمام` (before) is no imam, and a word with a pronoun (`خسارته`) is no name.
         ("من واجه روما في نصف النهائي؟", "تأهل ليفربول إلى النهائي رغم خسارته أمام مضيفه روما في نصف النهائي."),
+        # `تحاصر` is the question's `يحاصر` in another person, not the start of a name.
+        ("من يحاصر معقل الحوثيين؟", "أفادت مصادر أن قوات الجيش الوطني باتت تحاصر معقلهم الأخير في صعدة."),
         # A sentence that shares too few of the question's words is about something else.
         ("من هو الحاكم الألماني الذي دعا الهوغونتيين للهجرة؟", "ومن بين أحفادهم الجنرال هيرمان فون فرانسوا."),
         # An Arabic sentence opens with its verb: `يعود أصل` is no name.
