@@ -77,7 +77,7 @@ _TITLE_KEYS = frozenset().union(
         for title in _PERSON_TITLES
         | _n(
             "الإمبراطور الإمبراطورة السلطان الخليفة المدافع المعترض الظهير الممثل الممثلة المغني المغنية المخرج المترجم "
-            "الطبيب الحاكم المستشار الباحث المقاول المليونير الأمين القنصل الروائي المؤرخ الفائز الفائزة "
+            "الطبيب الحاكم المستشار الباحث المقاول المليونير الأمين القنصل الروائي المؤرخ "
             "رئيس رئيسة نائب وزير وزيرة مدير مديرة مؤسس"
         )
     )
@@ -354,7 +354,7 @@ _TANWEEN = re.compile("[\u064b-\u064d]")
 # Function words, quantifiers and adverbs that stand without the article and are never part of a name.
 _NOT_NAMES = _n(
     "كذلك لذلك لأن لأنه لأنها لكنه لكنها عدة عديد غالبا عادة حاليا سابقا لاحقا أول ثاني ثالث أكثر أقل أكبر أصغر "
-    "أحد إحدى نفس جميع أنحاء العديد الكثير معظم أغلب بعد وهو وهي وهم وقد فقد ولكن"
+    "أحد إحدى نفس جميع أنحاء العديد الكثير معظم أغلب بعد وهو وهي وهم وقد فقد ولكن مساء صباح أمس غدا ظهر فجر"
 )
 
 
@@ -437,13 +437,16 @@ def _arabic_names(
 def _titled(tokens: list[_Token], first: int, titles: frozenset[str]) -> bool:
     """Whether a title comes before `first`, at most three words of its complement between.
 
-    The complement is words with the article or a preposition: `الرئيس الكولومبي`, `المتحدث باسم الخارجية الأمريكية`.
+    The complement is words with the article, a preposition or a noun in construct: `الرئيس الكولومبي`,
+    `المتحدث باسم الخارجية الأمريكية`, `وزيرة خارجية الاتحاد الأوروبي`.
     """
     j = first - 1
     while j >= 0 and first - j <= 4 and tokens[j].clause == tokens[first].clause:
         if tokens[j].keys & titles:
             return True
-        if not (tokens[j].plain.startswith(_DEFINITE) or _clitic_preposition(tokens[j])):
+        # `وزيرة خارجية الاتحاد الأوروبي`: a noun without the article heads the next one, in construct.
+        construct = j + 1 < first and tokens[j + 1].plain.startswith(_DEFINITE)
+        if not (tokens[j].plain.startswith(_DEFINITE) or _clitic_preposition(tokens[j]) or construct):
             return False
         j -= 1
     return False
