@@ -524,6 +524,7 @@ def test_describe_states_what_an_index_needs(e5_auto: Embedder, materialized: Pa
         "normalized": True,
         "max_tokens": 512,
         "libraries": described["libraries"],
+        "engine": "onnx-int8-v2" if e5_auto.precision == "int8" else "torch",
     }
     engine = {"onnxruntime"} if e5_auto.precision == "int8" else {"torch", "sentence-transformers"}
     assert set(described["libraries"]) == engine | {"transformers"}
