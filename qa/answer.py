@@ -486,7 +486,15 @@ SHORT_SEPARATOR = "—"
 
 
 def _short(question: str, best: _Candidate, citation: Citation) -> Short | None:
-    """The short answer to a factoid question, read from the best sentence, located in its article."""
+    """The short answer to a factoid question, read from the best sentence, located in its article.
+
+    None across scripts (an English or French question over an Arabic sentence): a phrase is
+    found beside the question's words in the sentence, and there they cannot be found. On the
+    English dev questions (calibration half) the phrases read anyway were right for 53% of
+    those shown (numbers 42%), against 76% for Arabic questions.
+    """
+    if best.cross_script:
+        return None
     phrase = short_phrase(question, best.text)
     if phrase is None:
         return None

@@ -136,6 +136,14 @@ def test_citations_locate_their_sentences_in_the_article() -> None:
     assert answer.text == f"130 شخصا {SHORT_SEPARATOR} " + " ".join(f"{c.sentence} [{c.number}]" for c in answer.citations)
 
 
+def test_a_question_in_another_script_gets_no_short_answer() -> None:
+    # Nothing of the English question can be found beside the Arabic phrase: it would be a guess.
+    answerer = ExtractiveAnswerer(BagOfWords(), min_support=0.0, margin=1.0)
+    answer = answerer.answer("How many people were killed in the Paris attacks?", hits_of(ARTICLE, [(1, 2)]), language="en")
+    assert not answer.abstained and "130" in answer.citations[0].sentence
+    assert answer.short is None and answer.text.startswith(answer.citations[0].sentence)
+
+
 def test_citations_are_numbered_by_first_use_and_shared_within_a_passage() -> None:
     answerer = ExtractiveAnswerer(BagOfWords(), min_support=0.0, margin=10.0, max_words=500)
     hits = hits_of(ARTICLE, [(3, 4), (0, 3)])
