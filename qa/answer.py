@@ -339,7 +339,7 @@ class ExtractiveAnswerer:
         return readings if disagree([reading for _, reading in readings]) else []
 
     def _candidates(self, question: str, hits: Sequence[Hit]) -> list[_Candidate]:
-        """Every sentence of the top hits, once per article span, scored, best first."""
+        """The `sentences` most promising sentences of the top hits, once per article span, scored, best first."""
         content = content_words(split_words(question))
         wanted = [w.keys for w in content]
         scripts = [script_of(w.raw) for w in content]
