@@ -413,9 +413,11 @@ class _ProgressBar:
         """One plain line when a phase starts, every `interval` seconds and when it ends; time left is the remaining count at the phase's mean rate so far."""
         now = time.monotonic()
         finished = progress.total is not None and progress.done >= progress.total
-        if progress.phase == self._phase and (progress.done, finished) == self._last or (
-                progress.phase == self._phase and not finished and now - self._logged < self._interval):
-            return
+        if progress.phase == self._phase:
+            repeated = (progress.done, finished) == self._last
+            too_soon = not finished and now - self._logged < self._interval
+            if repeated or too_soon:
+                return
         self._phase, self._logged, self._last = progress.phase, now, (progress.done, finished)
         line = f"qa: {progress.phase} {progress.done:,}" + (f"/{progress.total:,}" if progress.total else "")
         if progress.phase == "articles" and progress.seconds > 0:
