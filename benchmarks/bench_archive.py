@@ -37,10 +37,11 @@ from qa.web.background import free_port
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 XQUAD = SHARED / "xquad-ar" / "xquad.ar.json"
 ANT = SHARED / "news" / "ant-multisource.jsonl.gz"
+XQUAD_EN = SHARED / "xquad-ar" / "xquad.en-questions.dev.json"
 
 
-def xquad_questions(count: int) -> list[str]:
-    data = json.loads(XQUAD.read_text(encoding="utf-8"))
+def xquad_questions(count: int, path: Path = XQUAD) -> list[str]:
+    data = json.loads(path.read_text(encoding="utf-8"))
     questions = [qa["question"] for a in data["data"] for p in a["paragraphs"] for qa in p["qas"]]
     step = max(1, len(questions) // count)
     return questions[::step][:count]

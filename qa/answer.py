@@ -193,18 +193,27 @@ MIN_SUPPORT = 0.867
 # PASSAGE_WEIGHT_CROSS_SCRIPT. Such scores have their own threshold, MIN_SUPPORT_CROSS_SCRIPT,
 # fitted as MIN_SUPPORT was but on the English questions of xquad.en-questions.dev.json
 # (calibration half, Arabic paragraphs; `calibrate_abstention(..., cross_script=True)`):
-# 2.3% of answerable calibration questions fall under it (held-out: 2.8%), and 29% of those
-# whose paragraph is not in the index (held-out: 27%; int8, as MIN_SUPPORT). A cross-script
+# 2.3% of answerable calibration questions fall under it (held-out: 2.8%), and 28% of those
+# whose paragraph is not in the index (held-out: 26%; int8, as MIN_SUPPORT, with
+# SENTENCES_CROSS_SCRIPT sentences embedded). A cross-script
 # score is moved by the gap between the two thresholds, so every sentence is ranked, and
 # held to `min_support`, on one scale.
 PASSAGE_WEIGHT_CROSS_SCRIPT = 1.0
-MIN_SUPPORT_CROSS_SCRIPT = 0.760
+MIN_SUPPORT_CROSS_SCRIPT = 0.761
 # Sentences embedded per answer: those of the top passages ranked by their passage's cosine,
 # their overlap and expected type. Embedding them is most of an answer's time (int8, 2 cores,
 # whole ANT index: `qa.ask` p50 196 ms embedding every sentence, 145 ms with 12). XQuAD-ar
 # calibration half, answer-hit: every sentence 0.827, 12: 0.827, 6: 0.825, 5: 0.825, 4: 0.824
 # (held-out: 0.808, 0.808, 0.806, 0.805, 0.803; all questions with 3: 0.808 against 0.818).
 SENTENCES = 5
+# Across scripts the prefilter has little to go on: no question word can be found in the
+# sentences (numbers aside), so the sentences of one passage tie on their passage's cosine and
+# the first few of the top passage would be the only ones embedded. Such questions embed more.
+# English dev questions (xquad.en-questions.dev.json, all 632), answer-hit at the earlier
+# threshold (0.760): 5 sentences 0.741, 8: 0.756, 10: 0.753, 15: 0.758, 20: 0.761, every
+# sentence 0.760; with 20 and MIN_SUPPORT_CROSS_SCRIPT refitted: 0.756 (calibration 0.755,
+# held-out 0.758). 20 is about four passages' sentences, where the gain levels off.
+SENTENCES_CROSS_SCRIPT = 20
 # A sentence shorter than this cannot answer (debris such as a lone quote or a source line).
 MIN_WORDS = 3
 # A further sentence must bring this share of content words the answer does not have yet.
@@ -246,8 +255,9 @@ class ExtractiveAnswerer:
     """Answers with sentences copied from the passages, so it cannot state what they do not say.
 
     The sentences of the top `passages` hits are ranked by their passage's
-    cosine and the terms below; the first `sentences` of them are scored by the
-    embedding model (cosine of the question's query vector and the sentence's passage vector),
+    cosine and the terms below; the first `sentences` of them (`sentences_cross_script`
+    for a question in another script than theirs) are scored by the embedding model
+    (cosine of the question's query vector and the sentence's passage vector),
     plus `OVERLAP_WEIGHT` times the share of the question's content words it
     contains (each word weighted by how few of the candidate sentences have it),
     plus `EXPECTED_WEIGHT` if it holds, outside the question's own words, what
@@ -268,6 +278,8 @@ class ExtractiveAnswerer:
         cache_size: sentence vectors kept, so passages asked about again are not re-embedded.
         sentences: how many sentences are embedded and scored, the most promising first
             (their passage's cosine, overlap and expected type); None scores every sentence.
+        sentences_cross_script: the same for a question written in another script than the
+            passages (English or French over Arabic), whose sentences the prefilter can hardly tell apart.
 
     Raises:
         SettingsError: a setting is out of range.
@@ -284,10 +296,12 @@ class ExtractiveAnswerer:
         min_support: float | None = None,
         cache_size: int = 8192,
         sentences: int | None = SENTENCES,
+        sentences_cross_script: int | None = SENTENCES_CROSS_SCRIPT,
     ) -> None:
         for name, value, floor in (("passages", passages, 1), ("max_sentences", max_sentences, 1),
                                    ("max_words", max_words, 1), ("margin", margin, 0), ("cache_size", cache_size, 0),
-                                   ("sentences", 1 if sentences is None else sentences, 1)):
+                                   ("sentences", 1 if sentences is None else sentences, 1),
+                                   ("sentences_cross_script", 1 if sentences_cross_script is None else sentences_cross_script, 1)):
             if value < floor:
                 raise SettingsError(f"{name} must be at least {floor}, got {value}")
         self.embedder = embedder
@@ -297,6 +311,7 @@ class ExtractiveAnswerer:
         self.margin = margin
         self.min_support = MIN_SUPPORT if min_support is None else min_support
         self.sentences = sentences
+        self.sentences_cross_script = sentences_cross_script
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         # One answerer serves every request of an app; its cache must survive concurrent calls.
@@ -305,7 +320,8 @@ class ExtractiveAnswerer:
     def __repr__(self) -> str:
         return (
             f"ExtractiveAnswerer(passages={self.passages}, max_sentences={self.max_sentences}, "
-            f"max_words={self.max_words}, margin={self.margin}, min_support={self.min_support}, sentences={self.sentences})"
+            f"max_words={self.max_words}, margin={self.margin}, min_support={self.min_support}, sentences={self.sentences}, "
+            f"sentences_cross_script={self.sentences_cross_script})"
         )
 
     def answer(self, question: str, hits: Sequence[Hit], *, language: str, history: Sequence[Turn] = ()) -> Answer:
@@ -376,19 +392,20 @@ class ExtractiveAnswerer:
                 not (w.keys & question_keys) and _is_kind(w, kind, sentence_start=i == 0) for i, w in enumerate(words)
             )
             features.append((overlap, expected, cross_script))
-        # Embedding a sentence is the cost of an answer: only the `sentences` most promising
-        # are embedded, ranked by the score with their passage's cosine standing in for theirs.
+        # Embedding a sentence is the cost of an answer: only the most promising are embedded,
+        # ranked by the same-script score with their passage's cosine standing in for theirs
+        # (a passage's cosine is on the scale of its main script, whatever a sentence's own).
         order = sorted(range(len(found)), key=lambda i: -(found[i][0].similarity + OVERLAP_WEIGHT * features[i][0]
                                                           + EXPECTED_WEIGHT * features[i][1]))
-        kept = sorted(order[: self.sentences]) if self.sentences else list(range(len(found)))
+        # A Latin line in Arabic articles (a quote, a source) does not make an Arabic question cross-script.
+        across = 2 * sum(cross_script for *_, cross_script in features) > len(features)
+        budget = self.sentences_cross_script if across else self.sentences
+        kept = sorted(order[:budget]) if budget else list(range(len(found)))
         similarities = self._similarities(question, [found[i][3] for i in kept])
         candidates = []
         for i, similarity in zip(kept, similarities):
             hit, start, end, text, words = found[i]
-            overlap, expected, cross_script = features[i]
-            candidates.append(
-                _Candidate(hit, start, end, text, tuple(words), float(similarity), overlap, expected, cross_script)
-            )
+            candidates.append(_Candidate(hit, start, end, text, tuple(words), float(similarity), *features[i]))
         candidates.sort(key=lambda c: -c.score)
         return candidates
 

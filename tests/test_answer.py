@@ -199,6 +199,26 @@ def test_only_the_most_promising_sentences_are_embedded() -> None:
     assert [len(call) for call in embedder.passage_calls] == [20]
 
 
+def test_a_question_in_another_script_embeds_more_sentences() -> None:
+    # An English question shares no word with Arabic sentences: the prefilter cannot tell the
+    # sentences of a passage apart, so it embeds `sentences_cross_script` of them, not `sentences`.
+    # A Latin line among the Arabic ones (a quote, a source) does not make the Arabic question cross-script.
+    lines = [f"جملة عادية رقم {i} عن موضوع عام." for i in range(19)] + ["وأسقطت تركيا طائرة روسية قرب الحدود."]
+    lines[1] = "Reuters contributed to this report."
+    article = Article(id="long", title="طويل", origin="test", text="\n".join(lines))
+    hits = [replace(hit, similarity=0.9 - hit.ordinal / 100)
+            for hit in hits_of(article, [(i, i + 2) for i in range(0, 20, 2)])]
+    embedded = {}
+    for question in ("What did Turkey shoot down?", "ماذا أسقطت تركيا؟"):
+        embedder = BagOfWords()
+        ExtractiveAnswerer(embedder, passages=10, sentences=3, sentences_cross_script=7, min_support=0.0).answer(
+            question, hits, language="en")
+        [embedded[question]] = embedder.passage_calls
+    # Across scripts: the best-ranked passages' first seven sentences; in Arabic, three as before.
+    assert embedded["What did Turkey shoot down?"] == lines[:7]
+    assert set(embedded["ماذا أسقطت تركيا؟"]) == {lines[0], lines[1], lines[19]}
+
+
 @pytest.mark.parametrize("language", ["ar", "en", "fr"])
 def test_abstention_is_worded_in_the_question_language_and_lists_the_hits(language: str) -> None:
     answerer = ExtractiveAnswerer(BagOfWords(), min_support=5.0)
