@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
 import time
 from collections.abc import Sequence
@@ -367,6 +366,14 @@ def _clip(text: str, limit: int = 240) -> str:
     return flat if len(flat) <= limit else flat[:limit].rsplit(" ", 1)[0] + " …"
 
 
+def _columns(stream: Any) -> int:
+    """The width of the terminal `stream` writes to (the bar's, not stdout's); 0 when unknown."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (AttributeError, OSError, ValueError):  # no file descriptor, or not a terminal
+        return 0
+
+
 class _ProgressBar:
     """Renders build progress on stderr: a tqdm bar per phase on a terminal, a log line every
     `interval` seconds otherwise (logs, pipes, cron), each with counts, rate and time left."""
@@ -393,7 +400,7 @@ class _ProgressBar:
             self.close()
             self._phase = progress.phase
             # A pseudo-terminal of zero columns (script, some container ttys) would render an empty bar.
-            width = shutil.get_terminal_size((0, 0)).columns
+            width = _columns(self._stream)
             self._bar = tqdm(desc=progress.phase, total=progress.total, unit=self._UNITS.get(progress.phase, ""),
                              file=self._stream, dynamic_ncols=width > 0, ncols=None if width > 0 else 100,
                              # The mean rate since the phase began: articles vary in length (and an archive

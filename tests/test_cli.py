@@ -85,6 +85,30 @@ def test_progress_log_lines_give_rate_and_time_left() -> None:
     assert log.getvalue() == "qa: articles 3,000/31,523 in 50m00s, 1.00 articles/s, 9,000 passages (3.0 embedded/s), 0 reused, about 7h55m23s left\n"
 
 
+def test_the_bar_takes_the_width_of_the_terminal_it_draws_on() -> None:
+    import fcntl
+    import struct
+    import termios
+
+    from qa.build import BuildProgress
+    from qa.cli import _ProgressBar
+
+    # stderr on a terminal while stdout is redirected: the width is stderr's, whatever stdout's.
+    main, side = os.openpty()
+    try:
+        with open(side, "w", encoding="utf-8", closefd=False) as tty:
+            # tqdm leaves the last column free; 0 columns (`script`'s pty) get a fixed 100.
+            for columns, expected in ((132, 131), (0, 100)):
+                fcntl.ioctl(side, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+                bar = _ProgressBar(stream=tty)
+                bar(BuildProgress(done=1, total=4))
+                assert bar._bar.ncols == expected
+                bar.close()
+    finally:
+        os.close(main)
+        os.close(side)
+
+
 @pytest.mark.slow
 def test_build_reports_skipped_inputs(tmp_path: Path, seed_file: Path) -> None:
     sources = tmp_path / "in"
