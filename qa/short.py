@@ -59,6 +59,7 @@ _RANGE_WORDS = _n("إلى الى حتى to à")
 _PER_HUNDRED = _n("المئة المائة cent")
 # A share (a percentage, a fraction) answers a question about a share, and only such a question.
 _SHARE_WORDS = _n("نسبة النسبة بنسبة نسبه حصة percentage percent proportion share fraction pourcentage proportion part")
+_ONE = _n("واحد واحدة واحدا واحدًا")
 _FRACTIONS = _n("نصف ثلث ربع ثلثي ثلثا half third quarter thirds moitié tiers quart")
 _YEAR_NOUNS = _n("عام العام سنة السنة year in en vers")
 # Before a four-digit year, these make it a date, not a count: `في 1756`, `منذ 2000`.
@@ -122,13 +123,27 @@ class _Token:
     clause: int
     # What separates the token from the one before it ("" for the first).
     gap: str = ""
+    # With the article `ال`: not `إلواي` nor `ألمانيا`, whose hamza normalizing drops.
+    definite: bool = False
 
 
 def _verb_stem(plain: str) -> frozenset[str]:
     """A present-tense verb without its person prefix, so `يحاصر` in the question meets `تحاصر` in the sentence."""
-    if _ARABIC_LETTER.match(plain) and len(plain) >= 5 and plain[0] in "يتن":
+    if _ARABIC_LETTER.match(plain) and len(plain) >= 4 and plain[0] in "يتن":
         return frozenset({plain[1:]})
     return frozenset()
+
+
+_MARKS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u0640]")
+
+
+def _has_article(raw: str, plain: str) -> bool:
+    """Whether a word opens with the article, its alif bare as written: `إلواي` and `ألمانيا` open with a hamza."""
+    if not plain.startswith(_DEFINITE):
+        return False
+    letters = _MARKS.sub("", raw)
+    alif = 0 if plain.startswith("ال") else 1
+    return plain.startswith("لل") or len(letters) > alif and letters[alif] == "ا"
 
 
 def _tokens(sentence: str) -> list[_Token]:
@@ -141,13 +156,14 @@ def _tokens(sentence: str) -> list[_Token]:
         last = match.end()
         raw = match.group()
         plain = normalize(raw)
-        tokens.append(_Token(match.start(), match.end(), raw, plain, match_keys(plain) | {plain} | _verb_stem(plain), raw[0].isdigit(), clause, gap))
+        keys = match_keys(plain) | {plain} | _verb_stem(plain)
+        tokens.append(_Token(match.start(), match.end(), raw, plain, keys, raw[0].isdigit(), clause, gap, _has_article(raw, plain)))
     return tokens
 
 
 def _is_number(token: _Token) -> bool:
     # A number word with the article is an adjective (`الثلاث`), not a count.
-    return token.digits or (bool(token.keys & NUMBER_WORDS) and not token.plain.startswith(_DEFINITE))
+    return token.digits or (bool(token.keys & NUMBER_WORDS) and not token.definite)
 
 
 def _is_year(token: _Token) -> bool:
@@ -251,6 +267,7 @@ def _loose_keys(token: _Token) -> frozenset[str]:
 
 
 _HOW_LONG = re.compile(r"(?:^|\s)(?:[وف]?كم من الوقت|how long|combien de temps)(?:\s|$)", re.IGNORECASE)
+_HOW_OLD = re.compile(r"(?:^|\s)(?:[وف]?كم (?:كان |كانت |يبلغ |تبلغ )?عمر|how old|quel âge)(?:\s|$)", re.IGNORECASE)
 DURATIONS = _n(
     "ثانية ثوان ثواني دقيقة دقائق ساعة ساعات يوم يوما أيام أسبوع أسابيع شهر أشهر شهرا شهور سنة سنوات عام عاما أعوام قرن قرون "
     "seconds second minutes minute hours hour days day weeks week months month years year decades centuries "
@@ -283,7 +300,8 @@ def _numbers(tokens: list[_Token], counted: frozenset[str], dates: list[tuple[in
         ):
             i += 1
             continue
-        if i in in_clock:
+        # `واحدة من ثلاث سلالات`: one of them picks, it does not count.
+        if i in in_clock or tokens[i].plain in _ONE and i + 1 < len(tokens) and tokens[i + 1].plain == "من":
             i += 1
             continue
         first = i
@@ -366,7 +384,7 @@ def _name_like(token: _Token, question_keys: frozenset[str], titles: frozenset[s
     """An Arabic word that may be part of a name: no article, function word, tanween or title; not the question's; not a number."""
     plain = token.plain
     return (
-        bool(_ARABIC_LETTER.match(plain)) and not plain.startswith(_DEFINITE) and plain not in _STOP | _NOT_NAMES
+        bool(_ARABIC_LETTER.match(plain)) and not token.definite and plain not in _STOP | _NOT_NAMES
         and not (plain[0] in "وف" and plain[1:] in _STOP) and not _TANWEEN.search(token.raw) and not _PRONOUN_SUFFIX.search(token.raw)
         and len(plain) > 1 and not (token.keys & question_keys) and not _is_number(token)
         and not token.keys & (titles | MONTHS | DAYS | _YEAR_NOUNS)
@@ -385,7 +403,7 @@ _RUN_BREAKING = "بل"
 def _clitic_preposition(token: _Token, letters: str = "بلك") -> bool:
     """A word that opens with the preposition `بـ`, `لـ` or `كـ` (`بشرط`, `لشركة`): after a name, the next phrase."""
     plain = token.plain
-    return bool(_ARABIC_LETTER.match(plain)) and plain[0] in letters and len(plain) >= 4 and not plain.startswith(_DEFINITE)
+    return bool(_ARABIC_LETTER.match(plain)) and plain[0] in letters and len(plain) >= 4 and not token.definite
 
 
 def _arabic_names(
@@ -418,7 +436,14 @@ def _arabic_names(
             i += 1
         last = i + 1
         i += 1
-        if not (_ends(tokens, last) or last in anchors or tokens[last].keys & titles or last - first >= 2 and _clitic_preposition(tokens[last], _RUN_BREAKING)):
+        described = untitled and _described(tokens, last, anchors)
+        # `تخطيطه هنري كول وهو`, `بحوزة جون إلواي، الذي`: a noun with its pronoun (`ـه`), a feminine noun or a
+        # preposition's word ends the phrase before the name.
+        while described and last - first > 2 and (
+            tokens[first].raw.endswith("ه") and len(tokens[first].plain) > 3 or _common_noun(tokens[first]) or _clitic_preposition(tokens[first])
+        ):
+            first += 1
+        if not (_ends(tokens, last) or last in anchors or described or tokens[last].keys & titles or last - first >= 2 and _clitic_preposition(tokens[last], _RUN_BREAKING)):
             continue
         run = tokens[first:last]
         common = any(_common_noun(t) for t in run)
@@ -429,9 +454,115 @@ def _arabic_names(
             direct = bool(tokens[first - 1].keys & titles)
             if not common and not complement if len(run) == 1 else not common or direct and not complement:
                 found.append((first, last))
-        elif untitled and len(run) > 1 and not common and (_opens(tokens, first) or first - 1 in anchors) and (first - 1 in anchors or last in anchors):
+        elif untitled and len(run) > 1 and not common and (
+            (_opens(tokens, first) or first - 1 in anchors) and (first - 1 in anchors or last in anchors) or described
+        ):
+            found.append((first, last))
+        elif untitled and not common and first > 0 and tokens[first - 1].plain in _SUBJECT_PARTICLES and last in anchors and (
+            tokens[last].clause == tokens[first].clause
+        ):
+            # `أن إديسون تلقى`: after `أن` comes the subject, and the question's verb right after it tells what it did.
             found.append((first, last))
     return found
+
+
+# `كان` and its sisters, and the passive verbs of deeming (`يعتبر`, `يعد`, `يرى`): a subject, then what is said of it.
+_COPULAS = _n(
+    "كان كانت يكون تكون أصبح أصبحت يصبح تصبح صار صارت يصير تصير ظل ظلت يظل تظل بات باتت يبقى تبقى ليس ليست "
+    "يعتبر تعتبر اعتبر اعتبرت يعد تعد عد عدت يرى ترى"
+)
+# Particles that may stand between a clause's opening and its verb: `وقد أصبح`, `غالبا ما يرى`.
+_VERB_PARTICLES = _n("قد وقد لقد فقد ما ثم")
+
+
+def _is_copula(token: _Token) -> bool:
+    plain = token.plain
+    return plain in _COPULAS or plain[:1] in "وف" and plain[1:] in _COPULAS
+
+
+def _copula_subjects(tokens: list[_Token], question_keys: frozenset[str], anchors: frozenset[int]) -> list[tuple[int, int]]:
+    """The article-less subject of a clause that opens with `كان` or a sister, when the question's words say what it is.
+
+    `أصبح بايتون مانينغ أول ظهير رباعي`, `غالبا ما يرى جيمس هوتون كأول عالم جيولوجي`: the verb comes first, then
+    its subject, then the predicate; a question that asks who is the predicate asks for the subject.
+    """
+    found = []
+    for verb, token in enumerate(tokens[:-1]):
+        opens = verb == 0 or token.clause != tokens[verb - 1].clause or tokens[verb - 1].plain in _VERB_PARTICLES
+        if not (_is_copula(token) and opens):
+            continue
+        first = last = verb + 1
+        while (
+            last < len(tokens) and last - first < 4 and tokens[last].clause == token.clause
+            and _name_like(tokens[last], question_keys) and not (last - first >= 2 and _clitic_preposition(tokens[last]))
+        ):
+            last += 1
+        if last == first or any(_common_noun(t) for t in tokens[first:last]) or last == len(tokens):
+            continue
+        # The predicate: the question's word right after the subject, or after one word that is no function word (`كأول`).
+        predicate = last in anchors or last + 1 in anchors and tokens[last].plain not in _STOP
+        if predicate and tokens[last].clause == token.clause:
+            found.append((first, last))
+    return found
+
+
+_AMMA = _n("أما وأما")
+
+
+def _topics(tokens: list[_Token], question_keys: frozenset[str], anchors: frozenset[int]) -> list[tuple[int, int]]:
+    """The topic that `أما` puts first, when the clause it opens with `فـ` is the question's: `أما غرينلاند، فقد وقعت معاهدة`."""
+    found = []
+    for i, token in enumerate(tokens[:-1]):
+        if token.plain not in _AMMA:
+            continue
+        first = last = i + 1
+        while last < len(tokens) and last - first < 4 and tokens[last].clause == tokens[first].clause and _name_like(tokens[last], question_keys):
+            last += 1
+        if last == first or last == len(tokens) or not tokens[last].plain.startswith("ف"):
+            continue
+        # The answer `فـ` opens: the question's words within its first three.
+        if any(j in anchors for j in range(last, last + 3)) and not any(_common_noun(t) for t in tokens[first:last]):
+            found.append((first, last))
+    return found
+
+
+# What opens examples of the noun before it: `مثل`, `بما في ذلك`, `such as`.
+_EXAMPLE_MARKS = _n("مثل ومثل كمثل")
+_INCLUDING = ("بما", "في", "ذلك")
+
+
+def _examples(tokens: list[_Token], question_keys: frozenset[str], anchors: frozenset[int]) -> list[tuple[int, int]]:
+    """The article-less names after `مثل` or `بما في ذلك` when the noun they exemplify is the question's.
+
+    `المستشارون الصينيون مثل ليو بينزهونج وياو شو`: the names, with those `و` joins, are the advisers.
+    """
+    found = []
+    for i, token in enumerate(tokens):
+        if token.plain in _EXAMPLE_MARKS:
+            start = i + 1
+        elif tuple(t.plain for t in tokens[i:i + 3]) == _INCLUDING:
+            start = i + 3
+        else:
+            continue
+        if not any(j in anchors and tokens[j].clause == token.clause for j in (i - 1, i - 2)):
+            continue
+        last = start
+        while last < len(tokens) and last - start < 4 and tokens[last].clause == tokens[start].clause and _name_like(tokens[last], question_keys):
+            last += 1
+        if last > start and not any(_common_noun(t) for t in tokens[start:last]):
+            found.append((start, last))
+    return found
+
+
+# Particles that a subject follows (`أن`, `إن`, `لأن`, `بأن`), a noun before its verb.
+_SUBJECT_PARTICLES = _n("أن إن لأن بأن وأن وإن")
+# A relative pronoun or `وهو` that opens what is said of a name: `هنري كول وهو أول مدير للمتحف`.
+_DESCRIBERS = _n("الذي التي الذين اللذان اللتان اللذين اللتين وهو وهي وهم وهما")
+
+
+def _described(tokens: list[_Token], last: int, anchors: frozenset[int]) -> bool:
+    """Whether a relative pronoun or `وهو` follows `last` and the question's words follow it, so the run is who they tell of."""
+    return last < len(tokens) and tokens[last].plain in _DESCRIBERS and any(j in anchors for j in range(last + 1, last + 3))
 
 
 def _titled(tokens: list[_Token], first: int, titles: frozenset[str]) -> bool:
@@ -445,16 +576,19 @@ def _titled(tokens: list[_Token], first: int, titles: frozenset[str]) -> bool:
         if tokens[j].keys & titles:
             return True
         # `وزيرة خارجية الاتحاد الأوروبي`: a noun without the article heads the next one, in construct.
-        construct = j + 1 < first and tokens[j + 1].plain.startswith(_DEFINITE)
-        if not (tokens[j].plain.startswith(_DEFINITE) or _clitic_preposition(tokens[j]) or construct):
+        construct = j + 1 < first and tokens[j + 1].definite
+        if not (tokens[j].definite or _clitic_preposition(tokens[j]) or construct):
             return False
         j -= 1
     return False
 
 
+_TO = _n("إلى")
+
+
 def _opens(tokens: list[_Token], first: int) -> bool:
-    """Whether a name run may open at `first`: after a break or a word with the article; a sentence opens with its verb."""
-    return first > 0 and (tokens[first].clause != tokens[first - 1].clause or tokens[first - 1].plain.startswith(_DEFINITE))
+    """Whether a name run may open at `first`: after a break, a word with the article or `إلى`; a sentence opens with its verb."""
+    return first > 0 and (tokens[first].clause != tokens[first - 1].clause or tokens[first - 1].definite or tokens[first - 1].plain in _TO)
 
 
 # Who did it, in a passive sentence (`من قبل`, `على يد`, `بواسطة`, `by`, `par`); where, after a place preposition.
@@ -476,6 +610,21 @@ def _phrase_after(tokens: list[_Token], first: int, anchors: frozenset[int], mos
     return (first, last) if last > first else None
 
 
+# Before an event, these make a time of it: `في نهاية الحرب العالمية الأولى`, `بعد وفاة جنكيز`.
+_TIME_OPENERS = _TIME_PARTS | _n("قبل بعد خلال عقب إبان")
+
+
+def _time_phrases(tokens: list[_Token], anchors: frozenset[int]) -> list[tuple[int, int]]:
+    """A time told by an event, for a sentence with no date: a time word and the definite phrase after it."""
+    found = []
+    for i, token in enumerate(tokens[:-1]):
+        # The event has the article, or heads one that has it (`بعد انتهاء المفاوضات`).
+        definite = tokens[i + 1].definite or i + 2 < len(tokens) and tokens[i + 2].definite
+        if token.plain in _TIME_OPENERS and definite and (phrase := _phrase_after(tokens, i + 1, anchors)):
+            found.append((i, phrase[1]))
+    return found
+
+
 def _agents(tokens: list[_Token], anchors: frozenset[int]) -> list[tuple[int, int]]:
     """The phrases after a passive sentence's agent marker: `تم اختطافها من قبل المركيتيين`."""
     found = []
@@ -491,23 +640,46 @@ def _agents(tokens: list[_Token], anchors: frozenset[int]) -> list[tuple[int, in
     return found
 
 
-def _place_objects(tokens: list[_Token], anchors: frozenset[int]) -> list[tuple[int, int]]:
-    """The phrase after a place preposition that follows the question's word (`تتم معظم أعمال البرلمان في لجنة`), no time."""
+# `بالقرب من`, `على مقربة من`: a place preposition of two or three words.
+_NEAR = _n("بالقرب مقربة")
+# A noun of quantity takes its `من` and what follows: `في سلسلة من فنادق نيويورك`.
+_PARTITIVES = _n("سلسلة مجموعة عدد عديد بعض جزء قسم")
+
+
+def _place_objects(tokens: list[_Token], anchors: frozenset[int], dates: list[tuple[int, int]] = ()) -> list[tuple[int, int]]:
+    """The phrase after a place preposition that follows the question's word (`تتم معظم أعمال البرلمان في لجنة`), no time.
+
+    A time between the question's word and the preposition is the verb's too (`بدأت الحركة في منتصف القرن
+    الثامن عشر داخل كنيسة إنجلترا`).
+    """
+    after_time = {last: first for first, last in dates}
     found = []
     for i, token in enumerate(tokens[:-1]):
-        if token.plain in _PLACE_PREPOSITIONS and i - 1 in anchors and (phrase := _phrase_after(tokens, i + 1, anchors)):
+        opens = token.plain in _PLACE_PREPOSITIONS
+        near = token.plain in _NEAR and tokens[i + 1].plain == "من" and i + 2 < len(tokens)
+        if near:
+            opens, start = True, i + 2
+        else:
+            start = i + 1
+        before = after_time.get(i, i) - 1
+        while before < i - 1 and before >= 0 and tokens[before].plain in _TIME_PARTS | _YEAR_PREPOSITIONS:
+            before -= 1
+        if opens and (i - 1 in anchors or before in anchors) and (phrase := _phrase_after(tokens, start, anchors)):
             first, last = phrase
+            if last - first == 1 and tokens[first].plain in _PARTITIVES and last + 1 < len(tokens) and tokens[last].plain == "من":
+                last = (_phrase_after(tokens, last + 1, anchors) or (last + 1, last + 1))[1]
             words = tokens[first:last]
             # `في مدينة بيزانسون`: a place noun alone is no answer, the name it introduces is.
             if not any(t.keys & (MONTHS | DAYS | _YEAR_NOUNS | _CENTURY | _TIME_PARTS) for t in words) and not all(t.keys & _PLACE_TITLE_KEYS for t in words):
-                found.append(phrase)
+                # Near a place is not at it: `بالقرب من ميلنجن` keeps its preposition.
+                found.append((i if near else first, last))
     return found
 
 
 def _ends(tokens: list[_Token], last: int) -> bool:
     """Whether a name run ends at `last`: at a break, the sentence's end, a word with the article, a function word or a time."""
     return (
-        last == len(tokens) or tokens[last].clause != tokens[last - 1].clause or tokens[last].plain.startswith(_DEFINITE)
+        last == len(tokens) or tokens[last].clause != tokens[last - 1].clause or tokens[last].definite
         or tokens[last].plain in _STOP or tokens[last].digits or bool(tokens[last].keys & (_YEAR_NOUNS | MONTHS | DAYS))
     )
 
@@ -551,7 +723,7 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
         return None
     dates = _dates(tokens)
     if kind == "time":
-        candidates = dates
+        candidates = dates or _time_phrases(tokens, frozenset(_anchors(tokens, question_keys)))
     elif kind == "number":
         share = "%" in question or "٪" in question or any(w.keys & _SHARE_WORDS for w in asked)
         counted = _counted(question)
@@ -559,6 +731,9 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
         # When the question names what it counts and a number carries it (`بكم ميلا`), the other numbers answer something else.
         named = [(first, last) for first, last in numbers if any(_loose_keys(t) & counted for t in tokens[first:last])]
         candidates = named or [span for span in numbers if _is_share(tokens, span) == share]
+        # How old: an age counted back from now (`منذ حوالي 515 مليون سنة`) is a date elsewhere, the answer here.
+        if _HOW_OLD.search(normalize(question)):
+            candidates = candidates + [span for span in _ages(tokens) if span not in candidates]
         if _HOW_LONG.search(normalize(question)):
             candidates = [(first, last) for first, last in candidates if any(t.keys & DURATIONS for t in tokens[first:last])]
     else:
@@ -568,11 +743,16 @@ def short_phrase(question: str, sentence: str) -> Phrase | None:
         anchor_set = frozenset(_anchors(tokens, question_keys))
         # Names in Latin letters inside Arabic text are glosses (`ASL`, `Floresta Amazônica`), not answers.
         latin = [] if arabic else _names(tokens, question_keys)
-        if kind == "person":
+        # A subject that the question's words describe is whom or what the question asks for.
+        subjects = _copula_subjects(tokens, question_keys, anchor_set) + _topics(tokens, question_keys, anchor_set) if arabic else []
+        if subjects:
+            candidates = subjects
+        elif kind == "person":
             candidates = _agents(tokens, anchor_set) + _arabic_names(tokens, question_keys, anchor_set) + latin
+            candidates += _examples(tokens, question_keys, anchor_set) if arabic else []
         else:
             # `منطقة مدينة بوسطن`: a place noun introduces a place's name as a title introduces a person's.
-            arabic_places = _place_objects(tokens, anchor_set) + _arabic_names(tokens, question_keys, anchor_set, _PLACE_TITLE_KEYS, untitled=False)
+            arabic_places = _place_objects(tokens, anchor_set, dates) + _arabic_names(tokens, question_keys, anchor_set, _PLACE_TITLE_KEYS, untitled=False)
             candidates = (arabic_places if arabic else []) + latin
     # One phrase may be found twice (`by Paul McCartney` is an agent and a capitalized name).
     candidates = list(dict.fromkeys((first, last) for first, last in candidates if not all(t.keys & question_keys for t in tokens[first:last])))

@@ -49,7 +49,19 @@ def phrase(question: str, sentence: str) -> str | None:
             "يمتص الأمازون في السنة العادية 1.5 مليار طن من الكربون، غير أنه انبعثت 5 مليارات طن سنة 2005 و8 مليار طن سنة 2010.",
             "1.5 مليار طن",
         ),
+        # How old: an age counted back from now.
+        (
+            "كم عمر المستحثات المكتشفة التي تعود إلى المشطيات؟",
+            "عثر على مستحثات لمشطيات ذات أجسام ناعمة، وتعود إلى أوائل العصر الكمبري منذ حوالي 515 مليون سنة.",
+            "حوالي 515 مليون سنة",
+        ),
+        ("How old are the fossils?", "The fossils are dated to 515 million years ago.", "515 million years ago"),
+        # `واحدة من` picks one of them; the count is the number after it.
+        ("كم عدد سلالات البلاستيدات الخضراء؟", "تنتمي جميع البلاستيدات الخضراء إلى واحدة من ثلاث سلالات للبلاستيدات الخضراء.", "ثلاث سلالات"),
         ("بكم ميلا تزايدت نسبة إزالة الغابات؟", "تزايدت نسبة إزالة الغابات 18% أي 8,646 ميلا مربعا.", "8,646 ميلا"),
+        # No date: a time told by an event.
+        ("متى كانت راينلاند خاضعة لمعاهدة فرساي؟", "في نهاية الحرب العالمية الأولى، كانت راينلاند خاضعة لمعاهدة فرساي.", "نهاية الحرب العالمية الأولى"),
+        ("متى عاد الوفد إلى القاهرة؟", "عاد الوفد إلى القاهرة بعد انتهاء المفاوضات في الدوحة.", "بعد انتهاء المفاوضات"),
     ],
 )
 def test_the_phrase_of_the_kind_asked_for(question: str, sentence: str, expected: str) -> None:
@@ -94,6 +106,25 @@ def test_the_phrase_of_the_kind_asked_for(question: str, sentence: str, expected
         ("من زار موسكو يوم الخميس؟", "زار الرئيس الفرنسي فرانسوا أولوند موسكو يوم الخميس.", "فرانسوا أولوند"),
         ("ما هي المدينة الأمريكية التي تقع فيها الجامعة؟", "تقع الجامعة في جميع أنحاء منطقة مدينة بوسطن: الحرم الرئيسي 209 فدان.", "بوسطن"),
         ("أين يتدفق نهر الراين الأوسط؟", "بين بينجن وبون، يتدفق الراين الأوسط عبر مضيق رهين، وهو تكوين من التعرية.", "مضيق رهين"),
+        # A noun of quantity takes its `من` and what follows; `بالقرب من` is a place preposition; a time between the
+        # question's words and the preposition is the verb's.
+        ("أين عاش تسلا معظم حياته؟", "عاش تسلا معظم حياته في سلسلة من فنادق نيويورك خلال تقاعده.", "سلسلة من فنادق نيويورك"),
+        ("أين تبدأ الدلتا؟", "تبدأ الدلتا بالقرب من ميلنجن عند الحدود.", "بالقرب من ميلنجن"),
+        # A four-letter verb meets its other persons: the question's `يبدأ` is the sentence's `تبدأ`.
+        (
+            "من أين يبدأ الدلتا في هولندا؟",
+            "راين-ميوزي دلتا، المنطقة الطبيعية الأكثر أهمية في هولندا تبدأ بالقرب من ميلنجن آن دي ريجن، بالقرب من الحدود.",
+            "بالقرب من ميلنجن",
+        ),
+        ("أين بدأ النهر؟", "بدأ النهر في القرن التاسع عشر داخل مدينة صغيرة.", "مدينة صغيرة"),
+        # A relative pronoun or `وهو` and the question's words after a run: the run is whom they tell of; a noun with
+        # its pronoun or a preposition's word before it is not the name's.
+        ("من كان أول مدير للمتحف؟", "شارك في تخطيطه هنري كول وهو أول مدير للمتحف.", "هنري كول"),
+        # `إلواي` opens with a hamza, not the article.
+        ("من هو المدير العام للبرونكوس؟", "كان الرقم القياسي بحوزة جون إلواي، الذي قاد البرونكوس للفوز.", "جون إلواي"),
+        # After `أن`, the subject, then the question's verb.
+        ("من تلقى ترشيحا لجائزة نوبل؟", "على الرغم من أن إديسون تلقى ترشيحا لجائزة نوبل في عام 1915.", "إديسون"),
+        ("من يعتقد أن النظام مضلل؟", 'كتب المؤرخ فريديريك موت أن استخدام مصطلح "الطبقات" لهذا النظام كان مضللا.', "فريديريك موت"),
     ],
 )
 def test_arabic_names_and_places_by_their_place_in_the_sentence(question: str, sentence: str, expected: str) -> None:
@@ -120,9 +151,59 @@ def test_arabic_names_and_places_by_their_place_in_the_sentence(question: str, s
         ("كم دام القتال في الحرب؟", "بدأ القتال في الحرب في 1756 وانتهى بمعاهدة سلام."),
         # A place phrase is no time.
         ("أين بدأت الحركة؟", "بدأت الحركة في منتصف القرن الثامن عشر."),
+        # A time word before no event is no time.
+        ("متى عاد الوفد إلى القاهرة؟", "عاد الوفد إلى القاهرة بعد ذلك بقليل."),
+        # After `أن`, a phrase the question's verb does not follow in the same clause is no subject.
+        ("من يعتقد أن الطبقات مضللة؟", 'كتب أن استخدام مصطلح "الطبقات" كان مضللا.'),
     ],
 )
 def test_no_name_or_place_when_unsure(question: str, sentence: str) -> None:
+    assert phrase(question, sentence) is None
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "expected"),
+    [
+        # `كان` or a sister opens the clause, then the subject, then what the question says of it.
+        (
+            "من كان أول ظهير رباعي يقود فريقين إلى أكثر من سوبر بول واحدة؟",
+            "أصبح بايتون مانينغ أول ظهير رباعي على الإطلاق يقود فريقين مختلفين لألقاب سوبر بول متعددة.",
+            "بايتون مانينغ",
+        ),
+        ("من أصبح أول رئيس منتخب للبلاد؟", "وقد أصبح محمد مرسي أول رئيس منتخب للبلاد بعد الثورة.", "محمد مرسي"),
+        ("من كان ثاني أكبر منتج للنفط في العالم؟", "في ذلك الوقت، كانت إيران ثاني أكبر مُصدِّر للنفط في العالم وحليفة الولايات المتحدة.", "إيران"),
+        # A passive verb of deeming, after `غالبا ما`; `كأول` opens the predicate.
+        ("من الذي يعتبر أول عالم جيولوجي حديث؟", "غالباً ما يُرى جيمس هوتون كأول عالم جيولوجي حديث.", "جيمس هوتون"),
+        ("ما هي المدينة الأكبر التي لا ترتبط بطرق ما بين الولايات؟", "تعتبر فريسنو المدينة الأمريكية الأكبر التي لا ترتبط مباشرةً بطريق سريعة بين الولايات.", "فريسنو"),
+        # `أما` puts the topic first; the clause that `فـ` opens says what the question asks of it.
+        ("ما هي الدولة التي وقَّعت معاهدةً في سنة 1985؟", "أما غرينلاند، فقد وقَّعت معاهدةً في سنة 1985 تمنحها منزلةً قانونيةً خاصة.", "غرينلاند"),
+        # Examples of the question's noun after `مثل` or `بما في ذلك`, joined by `و`.
+        (
+            "من كانا اثنان من مستشاري كوبلاي الصينيين؟",
+            "أعطى المستشارون الصينيون مثل ليو بينزهونج وياو شو تأثيراً قوياً على محكمة كوبلاي المبكرة.",
+            "ليو بينزهونج وياو شو",
+        ),
+        ("من هم اللاعبون الذين غابوا عن المباراة؟", "غاب عن المباراة عدة لاعبين بما في ذلك محمد صلاح وساديو ماني بسبب الإصابة.", "محمد صلاح وساديو ماني"),
+    ],
+)
+def test_subjects_of_kana_and_examples(question: str, sentence: str, expected: str) -> None:
+    assert phrase(question, sentence) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence"),
+    [
+        # A feminine noun after `كانت` is no name.
+        ("من كان أول زائر للمعرض؟", "كانت زيارة الوفد أول حدث في المعرض."),
+        # After `كان` and a word, a preposition opens no predicate: `حضور في المؤتمر` is no one.
+        ("من كان ضيف المؤتمر؟", "كان حضور في المؤتمر محدودا هذا العام."),
+        # A topic whose clause is not the question's.
+        ("من وقع الاتفاق مع الحكومة؟", "وقعت الحكومة الاتفاق أمس، أما نتنياهو فلم يعلق على الأنباء."),
+        # Examples of a noun that is not the question's.
+        ("من المستشارون الذين عينهم كوبلاي؟", "اعتمد كوبلاي على نظم إدارية صينية مثل ديوان الرقابة."),
+    ],
+)
+def test_no_subject_or_example_when_unsure(question: str, sentence: str) -> None:
     assert phrase(question, sentence) is None
 
 
@@ -143,12 +224,21 @@ def test_the_span_is_the_sentence_text() -> None:
         ("كم شخصا أصيب؟", "قتل 12 وأصيب 40 آخرون."),
         # A count does not answer a question about a share, nor a share one about a count.
         ("كم عدد المثليين المتزوجين؟", "وكان هناك 0.9% من الشراكات بين المثليين المتزوجين."),
+        # A date is no age.
+        ("كم عمر المستحثات؟", "عثر على المستحثات في عام 1909."),
+        # `واحدة من` is no count.
+        ("كم عدد المدن التي زارها الوفد؟", "زار الوفد واحدة من أكبر المدن في البلاد."),
         # The only number is the question's own.
         ("كم شخصا قتل في 13 هجوما؟", "قتل كثيرون في 13 هجوما."),
     ],
 )
 def test_no_phrase_when_unsure(question: str, sentence: str) -> None:
     assert phrase(question, sentence) is None
+
+
+def test_an_event_is_a_time_only_when_the_sentence_has_no_date() -> None:
+    sentence = "في نهاية الحرب العالمية الأولى عام 1918 كانت راينلاند خاضعة لمعاهدة فرساي."
+    assert phrase("متى كانت راينلاند خاضعة لمعاهدة فرساي؟", sentence) == "1918"
 
 
 def test_a_month_name_alone_is_no_date() -> None:
