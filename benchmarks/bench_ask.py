@@ -24,7 +24,13 @@ import time
 from pathlib import Path
 
 import qa
-from benchmarks.bench_archive import ANT, XQUAD_EN, percentiles, title_questions, xquad_questions
+from benchmarks.bench_archive import (
+    ANT,
+    XQUAD_EN,
+    percentiles,
+    title_questions,
+    xquad_questions,
+)
 from qa.answer import SENTENCES, SENTENCES_CROSS_SCRIPT, ExtractiveAnswerer
 
 

@@ -33,6 +33,7 @@ from qa.text import (
 )
 
 if TYPE_CHECKING:
+    from qa.embed import Embedded
     from qa.retrieve import Retriever
 
 __all__ = [
@@ -95,11 +96,14 @@ class Answerer(Protocol):
 
 
 class Encoder(Protocol):
-    """What the extractive answerer needs of an `Embedder`: unit-length query and passage vectors."""
+    """What the extractive answerer needs of an `Embedder`: unit-length query and passage vectors,
+    and with them their words' token vectors (`Embedder.encode_tokens`)."""
 
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
+
+    def encode_tokens(self, texts: Sequence[str], *, query: bool) -> Embedded: ...
 
 
 _OPEN_QUOTES = "\u201c\u00ab"
@@ -193,13 +197,21 @@ MIN_SUPPORT = 0.867
 # PASSAGE_WEIGHT_CROSS_SCRIPT. Such scores have their own threshold, MIN_SUPPORT_CROSS_SCRIPT,
 # fitted as MIN_SUPPORT was but on the English questions of xquad.en-questions.dev.json
 # (calibration half, Arabic paragraphs; `calibrate_abstention(..., cross_script=True)`):
-# 2.3% of answerable calibration questions fall under it (held-out: 2.8%), and 28% of those
-# whose paragraph is not in the index (held-out: 26%; int8, as MIN_SUPPORT, with
-# SENTENCES_CROSS_SCRIPT sentences embedded). A cross-script
+# 2.3% of answerable calibration questions fall under it (held-out: 3.9%), and 43% of those
+# whose paragraph is not in the index (held-out: 33%; int8, as MIN_SUPPORT, with
+# SENTENCES_CROSS_SCRIPT sentences embedded and the alignment below). A cross-script
 # score is moved by the gap between the two thresholds, so every sentence is ranked, and
 # held to `min_support`, on one scale.
 PASSAGE_WEIGHT_CROSS_SCRIPT = 1.0
-MIN_SUPPORT_CROSS_SCRIPT = 0.761
+# Across scripts no question word can be found in a sentence, but the model's token vectors
+# align a word with its translation: a cross-script sentence adds ALIGNMENT_WEIGHT times the
+# mean, over the question's tokens, of each one's best cosine with the sentence's tokens (late
+# interaction, as ColBERT scores; the token vectors come from the pass that embeds the
+# sentence). Weighed as the cosine is (1.0). English dev questions, each weight with its own
+# fitted threshold: answer-hit 0.756 without it, 0.779 at 0.5, 0.763 at 1.0, 0.736 at 2.0;
+# the best sentence first 0.574, 0.635, 0.641, 0.647; median words 65, 58.5, 48, 38.
+ALIGNMENT_WEIGHT = 1.0
+MIN_SUPPORT_CROSS_SCRIPT = 1.488
 # Sentences embedded per answer: those of the top passages ranked by their passage's cosine,
 # their overlap and expected type. Embedding them is most of an answer's time (int8, 2 cores,
 # whole ANT index: `qa.ask` p50 196 ms embedding every sentence, 145 ms with 12). XQuAD-ar
@@ -214,6 +226,8 @@ SENTENCES = 5
 # sentence 0.760; with 20 and MIN_SUPPORT_CROSS_SCRIPT refitted: 0.756 (calibration 0.755,
 # held-out 0.758). 20 is about four passages' sentences, where the gain levels off.
 SENTENCES_CROSS_SCRIPT = 20
+# Sentences whose token vectors an answerer keeps (~30 kB each) for questions across scripts.
+TOKEN_CACHE = 1024
 # A sentence shorter than this cannot answer (debris such as a lone quote or a source line).
 MIN_WORDS = 3
 # A further sentence must bring this share of content words the answer does not have yet.
@@ -241,13 +255,14 @@ class _Candidate:
     overlap: float
     expected: bool
     cross_script: bool = False
+    alignment: float = 0.0
 
     @property
     def score(self) -> float:
         if not self.cross_script:
             return self.similarity + OVERLAP_WEIGHT * self.overlap + EXPECTED_WEIGHT * self.expected
         similarity = (self.similarity + PASSAGE_WEIGHT_CROSS_SCRIPT * self.hit.similarity) / (1 + PASSAGE_WEIGHT_CROSS_SCRIPT)
-        support = similarity + OVERLAP_WEIGHT * self.overlap + EXPECTED_WEIGHT * self.expected
+        support = similarity + OVERLAP_WEIGHT * self.overlap + EXPECTED_WEIGHT * self.expected + ALIGNMENT_WEIGHT * self.alignment
         return support + MIN_SUPPORT - MIN_SUPPORT_CROSS_SCRIPT
 
 
@@ -314,6 +329,9 @@ class ExtractiveAnswerer:
         self.sentences_cross_script = sentences_cross_script
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
+        # Token vectors weigh ~40 times a sentence vector: fewer are kept (float16).
+        self._tokens: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._tokens_size = min(cache_size, TOKEN_CACHE)
         # One answerer serves every request of an app; its cache must survive concurrent calls.
         self._lock = threading.Lock()
 
@@ -401,29 +419,40 @@ class ExtractiveAnswerer:
         across = 2 * sum(cross_script for *_, cross_script in features) > len(features)
         budget = self.sentences_cross_script if across else self.sentences
         kept = sorted(order[:budget]) if budget else list(range(len(found)))
-        similarities = self._similarities(question, [found[i][3] for i in kept])
+        similarities, alignments = self._similarities(question, [found[i][3] for i in kept], aligned=across)
         candidates = []
-        for i, similarity in zip(kept, similarities):
+        for i, similarity, alignment in zip(kept, similarities, alignments):
             hit, start, end, text, words = found[i]
-            candidates.append(_Candidate(hit, start, end, text, tuple(words), float(similarity), *features[i]))
+            candidates.append(
+                _Candidate(hit, start, end, text, tuple(words), float(similarity), *features[i], alignment=float(alignment))
+            )
         candidates.sort(key=lambda c: -c.score)
         return candidates
 
-    def _similarities(self, question: str, sentences: list[str]) -> np.ndarray:
+    def _similarities(self, question: str, sentences: list[str], *, aligned: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Each sentence's cosine with the question and, when `aligned`, its token alignment (else zeros).
+
+        Vectors and token vectors come from one pass of the model; both are cached.
+        """
         with self._lock:
-            known = {s: self._cache[s] for s in sentences if s in self._cache}
-        missing = [s for s in dict.fromkeys(sentences) if s not in known]
-        if missing:
-            known.update(zip(missing, self.embedder.encode_passages(missing)))
-        if self._cache_size:
-            with self._lock:
-                for sentence, vector in known.items():
-                    self._cache[sentence] = vector
-                    self._cache.move_to_end(sentence)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
-        vectors = np.stack([known[s] for s in sentences])
-        return vectors @ self.embedder.encode_queries([question])[0]
+            vectors = {s: self._cache[s] for s in sentences if s in self._cache}
+            tokens = {s: self._tokens[s] for s in sentences if s in self._tokens} if aligned else {}
+        missing = [s for s in dict.fromkeys(sentences) if s not in vectors or aligned and s not in tokens]
+        if missing and aligned:
+            embedded = self.embedder.encode_tokens(missing, query=False)
+            vectors.update(zip(missing, embedded.vectors))
+            tokens.update((s, t.astype(np.float16)) for s, t in zip(missing, embedded.tokens))
+        elif missing:
+            vectors.update(zip(missing, self.embedder.encode_passages(missing)))
+        with self._lock:
+            _remember(self._cache, vectors, self._cache_size)
+            _remember(self._tokens, tokens, self._tokens_size)
+        similarities = np.stack([vectors[s] for s in sentences]) @ self.embedder.encode_queries([question])[0]
+        if not aligned:
+            return similarities, np.zeros(len(sentences))
+        asked = self.embedder.encode_tokens([question], query=True).tokens[0]
+        alignments = [_alignment(asked, tokens[s].astype(np.float32)) for s in sentences]
+        return similarities, np.array(alignments)
 
     def _compose(self, candidates: list[_Candidate]) -> list[_Candidate]:
         best = candidates[0]
@@ -441,6 +470,22 @@ class ExtractiveAnswerer:
             length += len(candidate.words)
             covered.update(*(w.keys for w in candidate.words))
         return chosen
+
+
+def _remember(cache: OrderedDict[str, np.ndarray], found: dict[str, np.ndarray], size: int) -> None:
+    """Put `found` in `cache` as the most recent entries, then drop the oldest past `size`."""
+    for key, value in found.items():
+        cache[key] = value
+        cache.move_to_end(key)
+    while len(cache) > size:
+        cache.popitem(last=False)
+
+
+def _alignment(asked: np.ndarray, tokens: np.ndarray) -> float:
+    """The mean over the question's token vectors of each one's best cosine with a sentence's; 0 when either has none."""
+    if not len(asked) or not len(tokens):
+        return 0.0
+    return float((asked @ tokens.T).max(axis=1).mean())
 
 
 def _cited(

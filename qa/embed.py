@@ -6,6 +6,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,10 +31,23 @@ if TYPE_CHECKING:
 
     from qa.quantized import Int8Model
 
-__all__ = ["Embedder"]
+__all__ = ["Embedded", "Embedder"]
 
 # Single questions whose vectors an embedder keeps (see `Embedder.encode_queries`).
 QUERY_CACHE = 256
+
+
+@dataclass(frozen=True)
+class Embedded:
+    """Texts' vectors and their words' token vectors, from one pass of the model (`Embedder.encode_tokens`).
+
+    `vectors`: (n, dimension) float32, unit length, as `encode_queries`/`encode_passages` give.
+    `tokens`: per text, the last hidden states of its own tokens that hold a letter or a digit
+    (no prompt, special token or punctuation), each of unit length: (tokens, dimension) float32.
+    """
+
+    vectors: np.ndarray
+    tokens: list[np.ndarray]
 
 
 class Embedder:
@@ -218,6 +232,34 @@ class Embedder:
         """Embed passages with the passage prompt: (n, dimension) float32, unit length."""
         return self._encode(texts, query=False)
 
+    def encode_tokens(self, texts: Sequence[str], *, query: bool) -> Embedded:
+        """Embed `texts` with the query or the passage prompt, keeping their token vectors too.
+
+        The vectors are those `encode_queries`/`encode_passages` give; the token vectors
+        let a question's words be aligned with a sentence's across languages (see
+        `qa.answer.ALIGNMENT_WEIGHT`), at no extra pass of the model.
+        """
+        batch = _text_list(texts)
+        if not batch:
+            return Embedded(np.zeros((0, self.dimension), dtype=np.float32), [])
+        prompt = self.query_prompt if query else self.passage_prompt
+        if self.precision == "int8":
+            model = self._load_int8()
+            found = [(model.pool(states), states) for states in map(model.states, self._int8_ids(batch, prompt))]
+        else:
+            found = self._torch_states(batch, query=query)
+        # Which rows are the text's words: the tokenizer's character offsets (special tokens have
+        # none, the prompt's lie before the text), the same tokens the model ran on.
+        tokenizer = self._load_tokenizer()
+        texts = [prompt + text for text in batch]
+        begin = len(prompt.rstrip())
+        tokens = []
+        for text, encoding, (_, states) in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=True), found):
+            rows = [i for i, (start, end) in enumerate(encoding.offsets[: len(states)])
+                    if start >= begin and end > start and any(ch.isalnum() for ch in text[start:end])]
+            tokens.append(_unit(np.asarray(states[rows], dtype=np.float32).reshape(len(rows), -1)))
+        return Embedded(_unit(np.stack([vector for vector, _ in found]).astype(np.float32)), tokens)
+
     def describe(self) -> dict[str, Any]:
         """What an index manifest records to refuse vectors from another model or setup."""
         resolved = self._resolve()
@@ -335,7 +377,29 @@ class Embedder:
 
     def _encode_int8(self, batch: list[str], prompt: str) -> np.ndarray:
         """Tokenize once, truncate as the model does, and run the int8 model text by text."""
-        model = self._load_int8()
+        return self._load_int8().encode(self._int8_ids(batch, prompt))
+
+    def _torch_states(self, batch: list[str], *, query: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Each text's pooled vector and last hidden states (a row per token), from the torch model."""
+        import torch
+
+        model = self._load_model()
+        encode = model.encode_query if query else model.encode_document
+        bf16 = self.precision == "bfloat16"
+        with (
+            torch.inference_mode(),
+            torch.autocast(torch.device(self.device).type, dtype=torch.bfloat16, enabled=bf16),
+        ):
+            outputs = encode(batch, prompt=self.query_prompt if query else self.passage_prompt,
+                             batch_size=self.batch_size, output_value=None, show_progress_bar=False)
+        found = []
+        for output in outputs:
+            length = int(output["attention_mask"].sum())
+            found.append((output["sentence_embedding"].float().cpu().numpy(),
+                          output["token_embeddings"][:length].float().cpu().numpy()))
+        return found
+
+    def _int8_ids(self, batch: list[str], prompt: str) -> list[list[int]]:
         tokenizer = self._load_tokenizer()
         texts = [prompt + text for text in batch]
         if self._lowercase:
@@ -346,7 +410,7 @@ class Embedder:
             tokens = encoding.ids
             # As the model's own truncation: the text is cut, the closing special token kept.
             ids.append(tokens if len(tokens) <= limit else [*tokens[: limit - 1], tokens[-1]])
-        return model.encode(ids)
+        return ids
 
 
 def auto_precision(device: str = "cpu") -> str:

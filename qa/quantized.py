@@ -191,8 +191,16 @@ class Int8Model:
         """
         out = np.empty((len(texts), self.layout.dimension), dtype=np.float32)
         for row, ids in enumerate(texts):
-            input_ids = np.asarray([ids], dtype=np.int64)
-            with self._lock:
-                (states,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)})
-            out[row] = states[0, 0] if self.layout.pooling == "cls" else states[0].mean(axis=0)
+            out[row] = self.pool(self.states(ids))
         return out
+
+    def states(self, ids: Sequence[int]) -> np.ndarray:
+        """One text's last hidden states, a row per token id: (tokens, dimension) float32."""
+        input_ids = np.asarray([ids], dtype=np.int64)
+        with self._lock:
+            (states,) = self._session.run(None, {"input_ids": input_ids, "attention_mask": np.ones_like(input_ids)})
+        return states[0]
+
+    def pool(self, states: np.ndarray) -> np.ndarray:
+        """A text's unnormalized vector from its `states`, as the model pools them."""
+        return states[0] if self.layout.pooling == "cls" else states.mean(axis=0)

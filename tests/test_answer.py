@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,7 +24,7 @@ from qa.answer import (
     make_answerer,
 )
 from qa.config import ANSWERERS, Settings
-from qa.embed import Embedder
+from qa.embed import Embedded, Embedder
 from qa.errors import QueryError, SettingsError
 from qa.normalize import normalize
 from qa.records import Answer, Article, Hit, Turn
@@ -77,6 +78,12 @@ class BagOfWords:
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         self.passage_calls.append(list(texts))
         return self._encode(texts)
+
+    def encode_tokens(self, texts: Sequence[str], *, query: bool) -> Embedded:
+        if not query:
+            self.passage_calls.append(list(texts))
+        tokens = [self._encode(re.findall(r"\w+", normalize(text))) for text in texts]
+        return Embedded(self._encode(texts), tokens)
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
@@ -138,7 +145,7 @@ def test_citations_locate_their_sentences_in_the_article() -> None:
 
 def test_a_question_in_another_script_gets_no_short_answer() -> None:
     # Nothing of the English question can be found beside the Arabic phrase: it would be a guess.
-    answerer = ExtractiveAnswerer(BagOfWords(), min_support=0.0, margin=1.0)
+    answerer = ExtractiveAnswerer(BagOfWords(), min_support=-math.inf, margin=1.0)
     answer = answerer.answer("How many people were killed in the Paris attacks?", hits_of(ARTICLE, [(1, 2)]), language="en")
     assert not answer.abstained and "130" in answer.citations[0].sentence
     assert answer.short is None and answer.text.startswith(answer.citations[0].sentence)

@@ -441,6 +441,26 @@ def test_a_question_asked_again_is_not_encoded_again(e5_int8: Embedder, monkeypa
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("engine", ["int8", "float32"])
+def test_token_vectors_come_with_the_vectors_from_one_pass(engine: str, e5_int8: Embedder, e5_float32: Embedder) -> None:
+    embedder = e5_int8 if engine == "int8" else e5_float32
+    texts = ["Who is the Russian ambassador to France?", "وقال ألكسندر أورلوف السفير الروسي لدى فرنسا."]
+    passages = embedder.encode_tokens(texts, query=False)
+    questions = embedder.encode_tokens(texts, query=True)
+    np.testing.assert_allclose(passages.vectors, embedder.encode_passages(texts), atol=1e-6)
+    np.testing.assert_allclose(questions.vectors, embedder.encode_queries(texts), atol=1e-6)
+    # A row per token of the text's words: no prompt (`query: `, `passage: `), special token or punctuation.
+    tokenizer = embedder._load_tokenizer()
+    words = [sum(any(ch.isalnum() for ch in token) for token in tokenizer.encode(text, add_special_tokens=False).tokens)
+             for text in texts]
+    assert [len(t) for t in passages.tokens] == [len(t) for t in questions.tokens] == words
+    for tokens in passages.tokens + questions.tokens:
+        assert tokens.shape[1] == 384 and tokens.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(tokens, axis=1), 1.0, atol=1e-5)
+    assert embedder.encode_tokens([], query=True).tokens == []
+
+
+@pytest.mark.slow
 def test_int8_truncates_as_the_model_does(e5_int8: Embedder, e5_float32: Embedder) -> None:
     long_text = " ".join(ARABIC) * 20
     assert e5_int8.count_tokens([long_text])[0] > e5_int8.max_tokens
