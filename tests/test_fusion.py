@@ -11,6 +11,7 @@ import pytest
 import qa
 from qa.fusion import (
     LEXICAL_WEIGHT,
+    SCALE_DEPTH,
     Ranking,
     corpus_script,
     fuse,
@@ -35,6 +36,9 @@ def test_min_max_scales_to_the_unit_interval_and_equal_scores_to_one() -> None:
     assert min_max(np.array([0.7, 0.7], dtype=np.float32)).tolist() == [1.0, 1.0]
     assert min_max(np.array([3.0], dtype=np.float32)).tolist() == [1.0]
     assert len(min_max(np.empty(0, dtype=np.float32))) == 0
+    # Scaled by the best `depth`; those under them count as not found.
+    assert min_max(np.array([4.0, 3.0, 2.0, 1.0], dtype=np.float32), 3).tolist() == [1.0, 0.5, 0.0, 0.0]
+    assert min_max(np.array([2.0, 2.0, 1.0], dtype=np.float32), 2).tolist() == [1.0, 1.0, 0.0]
 
 
 def test_fuse_weights_each_rankers_scaled_scores() -> None:
@@ -93,8 +97,22 @@ def test_fuse_gives_the_very_numbers_of_the_former_inline_fusion(seed: int) -> N
     # Rounded scores make ties, as cosines and BM25 scores of near-copies do.
     dense = Ranking(dense_rows, np.sort(np.round(rng.uniform(0.6, 0.9, len(dense_rows)), 2).astype(np.float32))[::-1])
     lexical = Ranking(lexical_rows, np.sort(np.round(rng.uniform(0, 20, len(lexical_rows)), 1).astype(np.float32))[::-1])
-    fused = fuse(dense, lexical)
+    fused = fuse(dense, lexical, depth=None)
     assert list(zip(fused.rows.tolist(), fused.scores.tolist())) == _today(dense, lexical)
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_the_top_of_a_fused_ranking_does_not_depend_on_how_deep_the_rankers_went(seed: int) -> None:
+    # A search for k=30 fetches 120 candidates of each ranker, one for k=5 fetches 50: scaled by
+    # their first SCALE_DEPTH alone, both rank their common candidates alike.
+    rng = np.random.default_rng(seed)
+    dense = Ranking(rng.permutation(300)[:120], np.sort(rng.uniform(0.6, 0.9, 120).astype(np.float32))[::-1])
+    lexical = Ranking(rng.permutation(300)[:120], np.sort(rng.uniform(0, 20, 120).astype(np.float32))[::-1])
+    deep = fuse(dense, lexical)
+    shallow = fuse(dense.best(SCALE_DEPTH), lexical.best(SCALE_DEPTH))
+    assert deep.rows[:10].tolist() == shallow.rows[:10].tolist()
+    assert deep.scores[:10].tolist() == pytest.approx(shallow.scores[:10].tolist())
+    assert min(deep.scores) == 0.0
 
 
 def test_best_keeps_the_top_n_in_a_stable_order() -> None:
