@@ -252,10 +252,13 @@ class Embedder:
         # none, the prompt's lie before the text), the same tokens the model ran on.
         tokenizer = self._load_tokenizer()
         texts = [prompt + text for text in batch]
+        if self._lowercase:
+            texts = [text.lower() for text in texts]
         begin = len(prompt.rstrip())
         tokens = []
         for text, encoding, (_, states) in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=True), found):
-            rows = [i for i, (start, end) in enumerate(encoding.offsets[: len(states)])
+            # The last row is the closing special token, also where a long text was cut.
+            rows = [i for i, (start, end) in enumerate(encoding.offsets[: len(states) - 1])
                     if start >= begin and end > start and any(ch.isalnum() for ch in text[start:end])]
             tokens.append(_unit(np.asarray(states[rows], dtype=np.float32).reshape(len(rows), -1)))
         return Embedded(_unit(np.stack([vector for vector, _ in found]).astype(np.float32)), tokens)
