@@ -260,7 +260,7 @@ class Embedder:
             # The last row is the closing special token, also where a long text was cut.
             rows = [i for i, (start, end) in enumerate(encoding.offsets[: len(states) - 1])
                     if start >= begin and end > start and any(ch.isalnum() for ch in text[start:end])]
-            tokens.append(_unit(np.asarray(states[rows], dtype=np.float32).reshape(len(rows), -1)))
+            tokens.append(_unit(np.asarray(states, dtype=np.float32)[rows]))
         return Embedded(_unit(np.stack([vector for vector, _ in found]).astype(np.float32)), tokens)
 
     def describe(self) -> dict[str, Any]:

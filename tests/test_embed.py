@@ -458,6 +458,8 @@ def test_token_vectors_come_with_the_vectors_from_one_pass(engine: str, e5_int8:
         assert tokens.shape[1] == 384 and tokens.dtype == np.float32
         np.testing.assert_allclose(np.linalg.norm(tokens, axis=1), 1.0, atol=1e-5)
     assert embedder.encode_tokens([], query=True).tokens == []
+    # Punctuation alone: a vector, and no word token.
+    assert embedder.encode_tokens(["؟!"], query=True).tokens[0].shape == (0, 384)
     # A text past the model's length keeps the tokens the model read, the closing special token aside.
     prompt = len(tokenizer.encode(embedder.passage_prompt.rstrip(), add_special_tokens=False).ids)
     [long] = embedder.encode_tokens(["كلمة " * 600], query=False).tokens
