@@ -53,6 +53,7 @@ class Scored:
     support: float
     coverage: float | None
     lexical_ok: bool
+    alignment: float | None = None
 
 
 def _hit(article_id: str, title: str, text: str) -> Hit:
@@ -83,7 +84,7 @@ def calibrate(data: Path, english_file: Path) -> dict:
             for paragraph in doc["paragraphs"]:
                 for item in paragraph["qas"]:
                     english[item["id"]] = item["question"]
-    verifier = Verifier(Embedder(), threshold=-1.0, min_coverage=0.0)
+    verifier = Verifier(Embedder(), threshold=-1.0, min_coverage=0.0, min_alignment=-1.0)
     scored: list[Scored] = []
     for doc in paragraphs:
         items = doc["paragraphs"]
@@ -99,16 +100,18 @@ def calibrate(data: Path, english_file: Path) -> dict:
             for passage, correct in ((own, True), (swapped, False)):
                 verdicts = verifier.verify([Claim(text, (1,)) for _, text in claims], [passage])
                 for (kind, _), verdict in zip(claims, verdicts):
-                    lexical_ok = not verdict.reason  # threshold -1 and coverage 0: only the number and name checks can fail
-                    scored.append(Scored(split_of(article_id), kind, correct, verdict.support, verdict.coverage, lexical_ok))
+                    lexical_ok = not verdict.reason  # thresholds -1 and coverage 0: only the number and name checks can fail
+                    scored.append(Scored(split_of(article_id), kind, correct, verdict.support, verdict.coverage, lexical_ok,
+                                         verdict.alignment))
     return choose(scored)
 
 
-def _kept(s: Scored, threshold: float, min_coverage: float) -> bool:
-    return s.lexical_ok and s.support >= threshold and (s.coverage is None or s.coverage >= min_coverage)
+def _kept(s: Scored, threshold: float, min_coverage: float, min_alignment: float = -1.0) -> bool:
+    return (s.lexical_ok and s.support >= threshold and (s.coverage is None or s.coverage >= min_coverage)
+            and (s.alignment is None or s.alignment >= min_alignment))
 
 
-def rates(scored: list[Scored], threshold: float, min_coverage: float) -> dict:
+def rates(scored: list[Scored], threshold: float, min_coverage: float, min_alignment: float = -1.0) -> dict:
     groups: dict[str, list[Scored]] = defaultdict(list)
     for s in scored:
         groups["all"].append(s)
@@ -119,26 +122,40 @@ def rates(scored: list[Scored], threshold: float, min_coverage: float) -> dict:
         wrong = [s for s in group if not s.correct]
         out[name] = {
             "correct": len(correct), "unsupported": len(wrong),
-            "correct_removed": round(sum(not _kept(s, threshold, min_coverage) for s in correct) / max(1, len(correct)), 4),
-            "unsupported_surviving": round(sum(_kept(s, threshold, min_coverage) for s in wrong) / max(1, len(wrong)), 4),
+            "correct_removed": round(sum(not _kept(s, threshold, min_coverage, min_alignment) for s in correct)
+                                     / max(1, len(correct)), 4),
+            "unsupported_surviving": round(sum(_kept(s, threshold, min_coverage, min_alignment) for s in wrong)
+                                           / max(1, len(wrong)), 4),
         }
     return out
 
 
 def choose(scored: list[Scored], target: float = 0.05) -> dict:
+    """The support threshold, word coverage and (across scripts) token alignment that remove the fewest
+    correct claims of the calibration half while letting at most `target` of its unsupported ones through."""
     tune = [s for s in scored if s.split == "calibration"]
+    correct = np.array([s.correct for s in tune])
+    passes = np.array([s.lexical_ok for s in tune])
+    support = np.array([s.support for s in tune])
+    coverage = np.array([np.inf if s.coverage is None else s.coverage for s in tune])
+    alignment = np.array([np.inf if s.alignment is None else s.alignment for s in tune])
     best = None
-    for min_coverage in np.arange(0.0, 0.85, 0.05):
-        for threshold in np.arange(0.70, 0.95, 0.0025):
-            r = rates(tune, float(threshold), float(min_coverage))["all"]
-            if r["unsupported_surviving"] <= target and (best is None or r["correct_removed"] < best[0]):
-                best = (r["correct_removed"], round(float(threshold), 4), round(float(min_coverage), 2))
+    for min_alignment in [-1.0, *np.arange(0.70, 0.85, 0.005)]:
+        aligned = passes & (alignment >= min_alignment)
+        for min_coverage in np.arange(0.0, 0.85, 0.05):
+            covered = aligned & (coverage >= min_coverage)
+            for threshold in np.arange(0.70, 0.95, 0.0025):
+                kept = covered & (support >= threshold)
+                surviving = kept[~correct].mean()
+                removed = 1 - kept[correct].mean()
+                if surviving <= target and (best is None or removed < best[0]):
+                    best = (removed, round(float(threshold), 4), round(float(min_coverage), 2), round(float(min_alignment), 3))
     assert best is not None, "no threshold lets at most 5% of unsupported claims through"
-    _, threshold, min_coverage = best
+    _, threshold, min_coverage, min_alignment = best
     return {
-        "threshold": threshold, "min_coverage": min_coverage,
-        "calibration": rates(tune, threshold, min_coverage),
-        "held_out": rates([s for s in scored if s.split == "held-out"], threshold, min_coverage),
+        "threshold": threshold, "min_coverage": min_coverage, "min_alignment": min_alignment,
+        "calibration": rates(tune, threshold, min_coverage, min_alignment),
+        "held_out": rates([s for s in scored if s.split == "held-out"], threshold, min_coverage, min_alignment),
     }
 
 

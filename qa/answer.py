@@ -14,6 +14,7 @@ import numpy as np
 
 from qa.chunk import Span, split_sentences
 from qa.config import ANSWERERS, Settings, check_choice
+from qa.embed import token_alignment
 from qa.errors import SettingsError
 from qa.figures import Reading, disagree, read_figure, site_readings
 from qa.normalize import normalize
@@ -451,7 +452,7 @@ class ExtractiveAnswerer:
         if not aligned:
             return similarities, np.zeros(len(sentences))
         asked = self.embedder.encode_tokens([question], query=True).tokens[0]
-        alignments = [_alignment(asked, tokens[s].astype(np.float32)) for s in sentences]
+        alignments = [token_alignment(asked, tokens[s].astype(np.float32)) for s in sentences]
         return similarities, np.array(alignments)
 
     def _compose(self, candidates: list[_Candidate]) -> list[_Candidate]:
@@ -479,13 +480,6 @@ def _remember(cache: OrderedDict[str, np.ndarray], found: dict[str, np.ndarray],
         cache.move_to_end(key)
     while len(cache) > size:
         cache.popitem(last=False)
-
-
-def _alignment(asked: np.ndarray, tokens: np.ndarray) -> float:
-    """The mean over the question's token vectors of each one's best cosine with a sentence's; 0 when either has none."""
-    if not len(asked) or not len(tokens):
-        return 0.0
-    return float((asked @ tokens.T).max(axis=1).mean())
 
 
 def _cited(

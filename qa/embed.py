@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
     from qa.quantized import Int8Model
 
-__all__ = ["Embedded", "Embedder"]
+__all__ = ["Embedded", "Embedder", "token_alignment"]
 
 # Single questions whose vectors an embedder keeps (see `Embedder.encode_queries`).
 QUERY_CACHE = 256
@@ -48,6 +48,15 @@ class Embedded:
 
     vectors: np.ndarray
     tokens: list[np.ndarray]
+
+
+def token_alignment(asked: np.ndarray, tokens: np.ndarray) -> float:
+    """How well a question's (or a claim's) token vectors find their match among a text's: the mean
+    over `asked` of each one's best cosine with `tokens` (late interaction, as ColBERT scores); 0 when
+    either has none. Across languages it aligns a word with its translation."""
+    if not len(asked) or not len(tokens):
+        return 0.0
+    return float((asked @ tokens.T).max(axis=1).mean())
 
 
 class Embedder:

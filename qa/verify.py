@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from qa.embed import token_alignment
 from qa.records import Hit
 from qa.text import content_words, is_arabic, split_words
 
@@ -16,12 +17,19 @@ if TYPE_CHECKING:
     from qa.answer import Encoder
     from qa.llm.prompt import Claim
 
-# Fitted for multilingual-e5-small by `python -m benchmarks.bench_llm calibrate` on the calibration half of
-# XQuAD-ar (Arabic and English claims; at most 5% of claims checked against another paragraph may survive):
-# on the held-out half 4.35% of correct claims are removed and 4.73% of unsupported ones survive (English
-# claims over Arabic passages: 7.5% and 24.9%, the weak spot).
-SUPPORT_THRESHOLD = 0.7975
-MIN_COVERAGE = 0.55
+# Fitted for multilingual-e5-small (int8) by `python -m benchmarks.bench_llm calibrate` on the calibration
+# half of XQuAD-ar (Arabic and English claims; at most 5% of claims checked against another paragraph may
+# survive), the three together: on the held-out half 2.2% of correct claims are removed and 3.7% of
+# unsupported ones survive; English claims over Arabic passages, 4.3% and 8.9% (without the alignment
+# floor: 10.3% and 24.6%, support 0.80 and coverage 0.55 fitted alone). The support threshold is the
+# grid's lowest (0.70): coverage and alignment now separate the claims, the cosine barely adds.
+SUPPORT_THRESHOLD = 0.70
+MIN_COVERAGE = 0.5
+# A claim in another script than its passages (English over Arabic) has no word to find in them:
+# instead its tokens must align with a cited sentence's (each claim token's best cosine among the
+# sentence's token vectors, averaged: `qa.embed.token_alignment`; the best sentence or pair of the
+# cited passages).
+MIN_ALIGNMENT = 0.77
 # A claim's support is its best cosine with one sentence, or two adjacent ones (a claim may join them).
 WINDOW_SENTENCES = 2
 
@@ -56,6 +64,7 @@ class Verdict:
     coverage: float | None
     reason: str
     evidence: tuple[Evidence, ...]
+    alignment: float | None = None
 
 
 @dataclass(frozen=True)
@@ -76,22 +85,26 @@ class Verifier:
     - every number it states appears in its cited passages (digits of any script);
     - every capitalized Latin name it states appears in them, when they are in Latin script;
     - when claim and passages share a script, at least `min_coverage` of its content words
-      (stems) appear in them.
+      (stems) appear in them; when they do not, its tokens align with a sentence (or two) of
+      the cited passages at least `min_alignment` (`qa.embed.token_alignment`).
     Sentences of a passage that address an AI model ("ignore your instructions") support nothing.
 
     Args:
         encoder: the retriever's embedder.
         threshold: the least support (default `SUPPORT_THRESHOLD`).
         min_coverage: the least same-script word coverage (default `MIN_COVERAGE`).
+        min_alignment: the least cross-script token alignment (default `MIN_ALIGNMENT`).
     """
 
-    def __init__(self, encoder: Encoder, *, threshold: float = SUPPORT_THRESHOLD, min_coverage: float = MIN_COVERAGE) -> None:
+    def __init__(self, encoder: Encoder, *, threshold: float = SUPPORT_THRESHOLD, min_coverage: float = MIN_COVERAGE,
+                 min_alignment: float = MIN_ALIGNMENT) -> None:
         self.encoder = encoder
         self.threshold = threshold
         self.min_coverage = min_coverage
+        self.min_alignment = min_alignment
 
     def __repr__(self) -> str:
-        return f"Verifier(threshold={self.threshold}, min_coverage={self.min_coverage})"
+        return f"Verifier(threshold={self.threshold}, min_coverage={self.min_coverage}, min_alignment={self.min_alignment})"
 
     def verify(self, claims: Sequence[Claim], passages: Sequence[Hit]) -> list[Verdict]:
         """A verdict for each claim, in order; `passages[n - 1]` is the passage a claim's `[n]` cites."""
@@ -111,16 +124,29 @@ class Verifier:
         flat = [u for number in units for u in units[number]]
         checked = [c for c in claims if any(n in units and units[n] for n in c.cited)]
         similarity = np.zeros((len(checked), len(flat)), dtype=np.float32)
+        alignments: dict[int, np.ndarray] = {}
         if checked and flat:
+            texts = list(dict.fromkeys(u.text for u in flat))
+            row = {text: i for i, text in enumerate(texts)}
+            # Claims in another script than the passages they cite are checked by token alignment too.
+            across = [c for c in checked
+                      if any(is_arabic(c.text) != is_arabic(passages[n - 1].text) for n in c.cited if n in units)]
+            if across:
+                embedded = self.encoder.encode_tokens(texts, query=False)
+                unit_vectors, unit_tokens = embedded.vectors, embedded.tokens
+                asked = self.encoder.encode_tokens([c.text for c in across], query=True).tokens
+                for claim, tokens in zip(across, asked):
+                    alignments[id(claim)] = np.array([token_alignment(tokens, unit_tokens[row[u.text]]) for u in flat])
+            else:
+                unit_vectors = self.encoder.encode_passages(texts)
             claim_vectors = self.encoder.encode_queries([c.text for c in checked])
-            unit_vectors = self.encoder.encode_passages(list(dict.fromkeys(u.text for u in flat)))
-            row = {text: i for i, text in enumerate(dict.fromkeys(u.text for u in flat))}
             similarity = claim_vectors @ unit_vectors[[row[u.text] for u in flat]].T
         scores = {id(c): similarity[i] for i, c in enumerate(checked)}
-        return [self._judge(claim, passages, units, flat, scores.get(id(claim))) for claim in claims]
+        return [self._judge(claim, passages, units, flat, scores.get(id(claim)), alignments.get(id(claim)))
+                for claim in claims]
 
     def _judge(self, claim: Claim, passages: Sequence[Hit], units: dict[int, list[_Unit]], flat: list[_Unit],
-               scores: np.ndarray | None) -> Verdict:
+               scores: np.ndarray | None, alignments: np.ndarray | None = None) -> Verdict:
         cited = tuple(n for n in claim.cited if n in units)
         if not claim.cited:
             return Verdict(claim.text, claim.cited, False, 0.0, None, "cites no passage", ())
@@ -145,7 +171,12 @@ class Verifier:
             reason = f"the cited passages do not name {', '.join(missing_names)}"
         elif coverage is not None and coverage < self.min_coverage:
             reason = f"only {coverage:.0%} of its words are in the cited passages"
-        return Verdict(claim.text, claim.cited, not reason, support, coverage, reason, tuple(evidence))
+        alignment = None
+        if alignments is not None:
+            alignment = float(max(alignments[i] for i, u in enumerate(flat) if u.number in cited))
+            if not reason and alignment < self.min_alignment:
+                reason = f"its words align with the cited passages at {alignment:.3f}, under {self.min_alignment:.3f}"
+        return Verdict(claim.text, claim.cited, not reason, support, coverage, reason, tuple(evidence), alignment)
 
 
 def _numbers(text: str) -> list[str]:
