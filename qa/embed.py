@@ -27,7 +27,7 @@ from qa.model import (
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
-    from tokenizers import Tokenizer
+    from tokenizers import Encoding, Tokenizer
 
     from qa.quantized import Int8Model
 
@@ -252,20 +252,17 @@ class Embedder:
         if not batch:
             return Embedded(np.zeros((0, self.dimension), dtype=np.float32), [])
         prompt = self.query_prompt if query else self.passage_prompt
+        texts, encodings = self._tokenize(batch, prompt)
         if self.precision == "int8":
             model = self._load_int8()
-            found = [(model.pool(states), states) for states in map(model.states, self._int8_ids(batch, prompt))]
+            found = [(model.pool(states), states) for states in map(model.states, self._int8_ids(encodings))]
         else:
             found = self._torch_states(batch, query=query)
         # Which rows are the text's words: the tokenizer's character offsets (special tokens have
         # none, the prompt's lie before the text), the same tokens the model ran on.
-        tokenizer = self._load_tokenizer()
-        texts = [prompt + text for text in batch]
-        if self._lowercase:
-            texts = [text.lower() for text in texts]
         begin = len(prompt.rstrip())
         tokens = []
-        for text, encoding, (_, states) in zip(texts, tokenizer.encode_batch(texts, add_special_tokens=True), found):
+        for text, encoding, (_, states) in zip(texts, encodings, found):
             # The last row is the closing special token, also where a long text was cut.
             rows = [i for i, (start, end) in enumerate(encoding.offsets[: len(states) - 1])
                     if start >= begin and end > start and any(ch.isalnum() for ch in text[start:end])]
@@ -389,7 +386,7 @@ class Embedder:
 
     def _encode_int8(self, batch: list[str], prompt: str) -> np.ndarray:
         """Tokenize once, truncate as the model does, and run the int8 model text by text."""
-        return self._load_int8().encode(self._int8_ids(batch, prompt))
+        return self._load_int8().encode(self._int8_ids(self._tokenize(batch, prompt)[1]))
 
     def _torch_states(self, batch: list[str], *, query: bool) -> list[tuple[np.ndarray, np.ndarray]]:
         """Each text's pooled vector and last hidden states (a row per token), from the torch model."""
@@ -411,14 +408,17 @@ class Embedder:
                           output["token_embeddings"][:length].float().cpu().numpy()))
         return found
 
-    def _int8_ids(self, batch: list[str], prompt: str) -> list[list[int]]:
-        tokenizer = self._load_tokenizer()
+    def _tokenize(self, batch: list[str], prompt: str) -> tuple[list[str], list[Encoding]]:
+        """The texts as the model reads them (prompt first, lowercased if the model is) and their encodings."""
         texts = [prompt + text for text in batch]
         if self._lowercase:
             texts = [text.lower() for text in texts]
+        return texts, self._load_tokenizer().encode_batch(texts, add_special_tokens=True)
+
+    def _int8_ids(self, encodings: list[Encoding]) -> list[list[int]]:
         limit = self.max_tokens
         ids = []
-        for encoding in tokenizer.encode_batch(texts, add_special_tokens=True):
+        for encoding in encodings:
             tokens = encoding.ids
             # As the model's own truncation: the text is cut, the closing special token kept.
             ids.append(tokens if len(tokens) <= limit else [*tokens[: limit - 1], tokens[-1]])
