@@ -475,6 +475,19 @@ _COPULAS = _n(
 _VERB_PARTICLES = _n("قد وقد لقد فقد ما ثم")
 
 
+def _name_run(tokens: list[_Token], first: int, question_keys: frozenset[str], *, clause: int,
+              preposition_ends: bool = False) -> int:
+    """Where a run of up to 4 name-like words from `first`, within `clause`, ends (`first` when none);
+    with `preposition_ends`, a word opening with `بـ`/`لـ`/`كـ` after two of them ends it too."""
+    last = first
+    while (
+        last < len(tokens) and last - first < 4 and tokens[last].clause == clause and _name_like(tokens[last], question_keys)
+        and not (preposition_ends and last - first >= 2 and _clitic_preposition(tokens[last]))
+    ):
+        last += 1
+    return last
+
+
 def _is_copula(token: _Token) -> bool:
     plain = token.plain
     return plain in _COPULAS or plain[:1] in "وف" and plain[1:] in _COPULAS
@@ -491,12 +504,8 @@ def _copula_subjects(tokens: list[_Token], question_keys: frozenset[str], anchor
         opens = verb == 0 or token.clause != tokens[verb - 1].clause or tokens[verb - 1].plain in _VERB_PARTICLES
         if not (_is_copula(token) and opens):
             continue
-        first = last = verb + 1
-        while (
-            last < len(tokens) and last - first < 4 and tokens[last].clause == token.clause
-            and _name_like(tokens[last], question_keys) and not (last - first >= 2 and _clitic_preposition(tokens[last]))
-        ):
-            last += 1
+        first = verb + 1
+        last = _name_run(tokens, first, question_keys, clause=token.clause, preposition_ends=True)
         if last == first or any(_common_noun(t) for t in tokens[first:last]) or last == len(tokens):
             continue
         # The predicate: the question's word right after the subject, or after one word that is no function word (`كأول`).
@@ -515,9 +524,8 @@ def _topics(tokens: list[_Token], question_keys: frozenset[str], anchors: frozen
     for i, token in enumerate(tokens[:-1]):
         if token.plain not in _AMMA:
             continue
-        first = last = i + 1
-        while last < len(tokens) and last - first < 4 and tokens[last].clause == tokens[first].clause and _name_like(tokens[last], question_keys):
-            last += 1
+        first = i + 1
+        last = _name_run(tokens, first, question_keys, clause=tokens[first].clause)
         if last == first or last == len(tokens) or not tokens[last].plain.startswith("ف"):
             continue
         # The answer `فـ` opens: the question's words within its first three.
@@ -546,9 +554,7 @@ def _examples(tokens: list[_Token], question_keys: frozenset[str], anchors: froz
             continue
         if not any(j in anchors and tokens[j].clause == token.clause for j in (i - 1, i - 2)):
             continue
-        last = start
-        while last < len(tokens) and last - start < 4 and tokens[last].clause == tokens[start].clause and _name_like(tokens[last], question_keys):
-            last += 1
+        last = _name_run(tokens, start, question_keys, clause=tokens[start].clause) if start < len(tokens) else start
         if last > start and not any(_common_noun(t) for t in tokens[start:last]):
             found.append((start, last))
     return found
