@@ -18,7 +18,6 @@ DIR is a built index (e.g. `qa build ../shared/data/news/ant-multisource.jsonl.g
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import os
 import resource
@@ -28,9 +27,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from itertools import islice
 from pathlib import Path
 
 from qa import Retriever
+from qa.ingest import iter_articles
 from qa.store import current_generation
 from qa.web.background import free_port
 
@@ -48,16 +49,13 @@ def xquad_questions(count: int, path: Path = XQUAD) -> list[str]:
 
 
 def title_questions(source: Path, count: int) -> list[tuple[str, str]]:
-    """(question, article id) for the first `count` articles of `source` that have a title."""
-    found = []
-    with gzip.open(source, "rt", encoding="utf-8") as stream:
-        for line in stream:
-            record = json.loads(line)
-            if record.get("title"):
-                found.append((f"ماذا حدث: {record['title'].strip()}؟", str(record["id"])))
-            if len(found) == count:
-                break
-    return found
+    """(question, article id) for the first `count` articles of `source` that have a title.
+
+    `source` is read as `qa build` reads it (`qa.ingest.iter_articles`): a .jsonl or .jsonl.gz
+    file, a folder or a .txt/.md article, so the ids are those the index holds.
+    """
+    titled = (article for article in iter_articles([source]) if article.title.strip())
+    return [(f"ماذا حدث: {article.title.strip()}؟", article.id) for article in islice(titled, count)]
 
 
 def percentiles(seconds: list[float]) -> str:

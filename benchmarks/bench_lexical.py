@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import gzip
 import json
 import resource
 import statistics
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa.ingest import iter_articles
 from qa.lexical import DEFAULT_ANALYZER, Analyzer, LexicalIndex, analyze
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
@@ -87,20 +87,21 @@ def evaluate(variant: Variant, paragraphs: list[tuple[str, str]], questions: lis
 
 
 def news_passages(path: Path, limit: int) -> Iterator[str]:
-    """Yield title + paragraph for every paragraph of the news, then title + summary, up to `limit`."""
+    """Yield title + paragraph for every paragraph of the news, then title + summary, up to `limit`.
+
+    The news is read as `qa build` reads it (`qa.ingest.iter_articles`: any source it takes).
+    """
     count = 0
     summaries = []
-    with gzip.open(path, "rt", encoding="utf-8") as lines:
-        for line in lines:
-            article = json.loads(line)
-            if article.get("summary"):
-                summaries.append(f"{article['title']}\n{article['summary']}")
-            for paragraph in article["text"].split("\n"):
-                if paragraph.strip():
-                    if count == limit:
-                        return
-                    count += 1
-                    yield f"{article['title']}\n{paragraph.strip()}"
+    for article in iter_articles([path]):
+        if article.summary:
+            summaries.append(f"{article.title}\n{article.summary}")
+        for paragraph in article.paragraphs:
+            if paragraph.strip():
+                if count == limit:
+                    return
+                count += 1
+                yield f"{article.title}\n{paragraph.strip()}"
     yield from summaries[: limit - count]
 
 
