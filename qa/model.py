@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import functools
-import json
-import os
 import re
-import shutil
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from qa.config import DEFAULT_MODEL
 from qa.digest import file_sha256, text_sha256
 from qa.errors import ModelError
+from qa.model_folder import E5_PROMPTS, PROVENANCE_FILE, models_root, read_json, write_folder_once
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -29,18 +26,14 @@ __all__ = [
     "cpu_supports_bf16",
     "load_tokenizer",
     "models_root",
-    "write_folder_once",
     "read_json",
     "read_max_tokens",
     "read_prompts",
     "resolve_model",
     "weight_files",
     "weights_fingerprint",
+    "write_folder_once",
 ]
-
-E5_PROMPTS: Mapping[str, str] = MappingProxyType({"query": "query: ", "document": "passage: "})
-# Written last into a folder qa materialized; it records where the weights came from.
-PROVENANCE_FILE = "qa_model.json"
 
 # Models that need prompts but whose Hub folders may predate saved prompts.
 _E5_NAME = re.compile(r"intfloat/(multilingual-)?e5-(small|base|large)(-v2)?")
@@ -177,41 +170,6 @@ def weights_fingerprint(path: Path) -> str:
     return text_sha256(listing)
 
 
-def models_root(cache_dir: str | Path | None = None) -> Path:
-    """Where qa keeps the models it makes: `cache_dir/models`, else `$XDG_CACHE_HOME/qa/models` or `~/.cache/qa/models`."""
-    if cache_dir is not None:
-        return Path(cache_dir).expanduser() / "models"
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg else Path.home() / ".cache"
-    return base / "qa" / "models"
-
-
-def write_folder_once(target: Path, marker: str, write: Callable[[Path], None], what: str) -> None:
-    """Fill `target` through `write(staging)`: a temporary sibling folder renamed into place, so
-    concurrent writers never expose a partial folder; a rival's finished folder (holding `marker`) wins.
-
-    Raises:
-        ModelError: the folder cannot be created, written or moved into place.
-    """
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as exc:
-        raise ModelError(f"cannot create the {what} folder under {target.parent}: {exc}") from exc
-    try:
-        write(staging)
-        try:
-            os.rename(staging, target)
-        except OSError as exc:
-            # Another process renamed its identical folder into place first.
-            if not (target / marker).is_file():
-                raise ModelError(f"cannot move the {what} to {target}: {exc}") from exc
-    except OSError as exc:
-        raise ModelError(f"cannot write the {what} under {target.parent}: {exc}") from exc
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
 def cpu_supports_bf16() -> bool:
     """True where the CPU computes bf16 natively (AVX512-BF16 or AMX-BF16)."""
     return bool({"avx512_bf16", "amx_bf16"} & _cpu_flags())
@@ -232,22 +190,6 @@ def _cpu_flags() -> frozenset[str]:
         if line.startswith("flags"):
             return frozenset(line.partition(":")[2].split())
     return frozenset()
-
-
-def read_json(file: Path, *, missing: Any = None) -> Any:
-    """A JSON file's value; `missing` when the file is absent, if given.
-
-    Raises:
-        ModelError: the file is absent (and no `missing` is given) or unreadable.
-    """
-    try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        if missing is not None:
-            return missing
-        raise ModelError(f"{file} is missing") from None
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"cannot read {file}: {exc}") from exc
 
 
 def _hf_snapshot(repo_id: str) -> Path | None:

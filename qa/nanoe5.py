@@ -17,7 +17,7 @@ import numpy as np
 from qa.config import DEFAULT_MODEL
 from qa.digest import file_sha256
 from qa.errors import ModelError
-from qa.model import (
+from qa.model_folder import (
     E5_PROMPTS,
     PROVENANCE_FILE,
     models_root,
