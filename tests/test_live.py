@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -58,6 +59,18 @@ def wait_for(condition: Callable[[], bool], live: LiveIndex, timeout: float = 10
         time.sleep(0.01)
 
 
+def reloads_finished(timeout: float = 10.0) -> None:
+    """Wait until no reload thread runs: a load that `check()` started has then called the loader, or failed.
+
+    `LiveIndex.check` starts its thread (named "qa-index-reload") before it returns, so once the requests
+    of a test are done, this is the moment after which no load can still come: no fixed sleep needed.
+    """
+    deadline = time.monotonic() + timeout
+    while any(t.name == "qa-index-reload" and t.is_alive() for t in threading.enumerate()):
+        assert time.monotonic() < deadline, "a reload thread still runs"
+        time.sleep(0.01)
+
+
 @pytest.fixture()
 def index(tmp_path: Path) -> Path:
     publish(tmp_path, "gen-1")
@@ -101,7 +114,7 @@ def test_a_generation_that_fails_to_load_is_reported_and_not_retried(index: Path
     for _ in range(5):
         with live.use() as served:
             assert served is first
-    time.sleep(0.05)
+    reloads_finished()
     assert [name for name, _ in loader.calls] == ["gen-2"] and not first.closed
     publish(index, "gen-3")
     wait_for(lambda: live.generation == "gen-3", live)
@@ -136,5 +149,5 @@ def test_the_pointer_is_read_at_most_once_per_interval(index: Path) -> None:
     publish(index, "gen-2")
     with live.use():
         pass
-    time.sleep(0.05)
+    reloads_finished()
     assert loader.calls == [] and live.generation == "gen-1"
