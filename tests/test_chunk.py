@@ -89,10 +89,22 @@ def test_a_sentence_longer_than_the_window_is_cut_at_clauses_then_words() -> Non
     assert [words([p.text])[0] for p in passages] == [16, 16, 16, 2]
 
 
-def test_same_article_gives_same_passages(seed_file: Path) -> None:
-    article = read_articles([seed_file])[0][0]
+def test_windows_are_packed_greedily_and_slide_by_one_sentence() -> None:
+    # Six sentences of seven words: two fit in a 20-token window, a third would not.
+    text = " ".join(f"جملة رقم {i} فيها ست كلمات هنا." for i in range(6))
+    spans = [(s.start, s.end) for s in split_sentences(text)]
+    passages = Chunker(words, max_tokens=20, overlap_sentences=1).chunk(_article(text))
+    assert [(p.start, p.end) for p in passages] == [(spans[i][0], spans[i + 1][1]) for i in range(5)]
+    assert [p.id for p in passages] == [f"a1:{i}" for i in range(5)]
+
+
+def test_a_batch_gives_each_article_the_passages_it_gets_alone(seed_file: Path) -> None:
+    seed = read_articles([seed_file])[0][0]
+    short = _article("جملة أولى هنا. وجملة ثانية.")
     chunker = Chunker(words, max_tokens=50)
-    assert chunker.chunk(article) == chunker.chunk(article)
+    alone = [chunker.chunk(seed), chunker.chunk(short)]
+    assert chunker.chunk_many([seed, short]) == alone
+    assert len(alone[0]) > 1 and [p.text for p in alone[1]] == ["جملة أولى هنا. وجملة ثانية."]
 
 
 def test_bad_window_is_refused() -> None:

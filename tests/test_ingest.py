@@ -28,8 +28,15 @@ def test_seed_article_is_parsed(seed_file: Path) -> None:
     assert "\u00a0" not in article.text
 
 
-def test_parse_is_deterministic(seed_file: Path) -> None:
-    assert read_articles([seed_file])[0] == read_articles([seed_file])[0]
+def test_an_article_read_from_a_folder_is_the_file_read_alone(seed_file: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "sub" / seed_file.name
+    copy.parent.mkdir()
+    copy.write_bytes(seed_file.read_bytes())
+    [alone], _ = read_articles([seed_file])
+    [in_folder], skipped = read_articles([tmp_path])
+    assert skipped == [] and in_folder.id == f"sub/{seed_file.stem}" and in_folder.origin == str(copy)
+    fields = ("title", "text", "site", "agency", "published", "summary")
+    assert [getattr(in_folder, f) for f in fields] == [getattr(alone, f) for f in fields]
 
 
 def test_markdown_heading_and_no_site() -> None:

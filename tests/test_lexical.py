@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from collections import Counter
@@ -13,6 +14,7 @@ import pytest
 
 from qa.errors import IndexCorruptError, IndexMismatchError, SettingsError
 from qa.lexical import CONFIG_FILE, Analyzer, LexicalIndex, analyze
+from tests.conftest import require
 
 DOCS = [
     "مدرسة الحي\nافتتحت مدرسة جديدة في الحي يدرس فيها 130 طالبا",
@@ -173,16 +175,16 @@ def test_an_empty_index_builds_saves_and_finds_nothing(tmp_path: Path) -> None:
         assert [len(m) for m in loaded.search(["مدرسة", "ما"], k=5)] == [0, 0]
 
 
-def test_analyze_is_deterministic() -> None:
+def test_analyze_is_the_default_analyzer() -> None:
     text = "وبالمدرسة الجديدة، درس أحمد ١٣٠ يوما في 2018م. What did Ahmed study?"
-    assert analyze(text) == analyze(text) == Analyzer().tokens(text)
-    assert analyze(text) == ["مدرس", "جديد", "درس", "احمد", "130", "يوما", "2018", "ahmed", "study"]
+    assert analyze(text) == Analyzer().tokens(text) == ["مدرس", "جديد", "درس", "احمد", "130", "يوما", "2018", "ahmed", "study"]
 
 
 @pytest.mark.parametrize("stemmer", ["snowball", "light"])
 def test_stemmers_fold_the_article(stemmer: str) -> None:
     if stemmer == "snowball":
-        pytest.importorskip("Stemmer")
+        # Skips without PyStemmer, and fails under CI (which installs it), as the other tests' requirements do.
+        require(importlib.util.find_spec("Stemmer") is not None, "PyStemmer not installed (pip install -e '.[test]')")
     index = LexicalIndex.build(["الكتاب على الطاولة", "قلم"], analyzer=Analyzer(stemmer=stemmer))
     assert top_rows(index, "كتاب") == [0]
 
