@@ -80,8 +80,22 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument("--strict", action="store_true", help="stop at the first bad input instead of skipping it")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
     build.add_argument("--json", action="store_true", help="print the final summary as one JSON object")
+    _add_source_options(build)
     _add_store_options(build)
     build.set_defaults(run=_build)
+
+    watch = commands.add_parser("watch", help="poll feeds, pages and files, and add what is new to the index",
+                                description="Poll the sources every so often (feeds with conditional GET), spool new articles and update the index incrementally; one line per source per round.")
+    watch.add_argument("sources", nargs="+", help="feed or page URLs, feed/page/CSV/TSV/Parquet files, folders, .txt/.md or .jsonl(.gz) files")
+    watch.add_argument("--every", default="15m", help="time between rounds: 90, 30s, 15m, 2h (default: %(default)s)")
+    watch.add_argument("--rounds", type=int, default=0, help="stop after this many rounds (default: 0, never)")
+    watch.add_argument("--out", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
+    watch.add_argument("--model", default=os.environ.get("QA_MODEL", Settings.model), help="sentence-transformers model name or folder (default: %(default)s)")
+    watch.add_argument("--precision", choices=PRECISIONS, default=Settings.precision, help="embedding precision (default: %(default)s)")
+    watch.add_argument("--json", action="store_true", help="one JSON object per source per round, and one per build")
+    _add_source_options(watch)
+    _add_store_options(watch)
+    watch.set_defaults(run=_watch)
 
     search = commands.add_parser("search", help="find the passages that answer a question", description="Search the index.")
     search.add_argument("question")
@@ -120,6 +134,93 @@ def _parser() -> argparse.ArgumentParser:
     _add_store_options(ask)
     ask.set_defaults(run=_ask)
     return parser
+
+
+def _add_source_options(parser: argparse.ArgumentParser) -> None:
+    from qa.fetch import FetchLimits
+    from qa.sources import FORMATS
+    from qa.text.tabular import FIELDS
+
+    parser.add_argument("--format", choices=FORMATS, default="auto", help="what the feed, page and table sources are (default: %(default)s: by Content-Type, content and suffix)")
+    parser.add_argument("--columns", metavar="FIELD=COLUMN,...", help=f"for CSV/TSV/Parquet, the column of each field, e.g. title=headline,text=body (fields: {','.join(FIELDS)}; each defaults to its own name)")
+    parser.add_argument("--spool", metavar="DIR", help="where articles read from URLs, pages, feeds and tables are kept (default: the index folder's name + .sources, beside it)")
+    parser.add_argument("--timeout", type=float, default=FetchLimits.timeout_s, help="seconds one HTTP request may take (default: %(default)s)")
+    parser.add_argument("--max-bytes", type=int, default=FetchLimits.max_bytes, help="largest page or feed fetched, in bytes (default: %(default)s)")
+    parser.add_argument("--budget", type=float, default=FetchLimits.budget_s, help="seconds all the requests of one build or round may take (default: %(default)s)")
+
+
+def _collector(args: argparse.Namespace) -> Any:
+    from qa.sources import Collector, Spool
+    from qa.watch import default_spool
+
+    return Collector(Spool(args.spool or default_spool(args.out)), fmt=args.format, columns=args.columns)
+
+
+def _limits(args: argparse.Namespace) -> Any:
+    from qa.fetch import FetchLimits
+
+    return FetchLimits(timeout_s=args.timeout, max_bytes=args.max_bytes, budget_s=args.budget)
+
+
+def _print_source(report: Any, args: argparse.Namespace, round_number: int | None = None) -> None:
+    if args.json:
+        print(json.dumps({"round": round_number, "source": report.source, "new": report.new, "unchanged": report.unchanged,
+                          "duplicates": report.duplicates, "not_modified": report.not_modified, "error": report.error,
+                          "failed": [str(f) for f in report.failed]}, ensure_ascii=False), flush=True)
+        return
+    prefix = "qa watch: " + (f"round {round_number}: " if round_number is not None else "")
+    print(prefix + str(report), file=sys.stdout if round_number is not None else sys.stderr, flush=True)
+
+
+def _read_sources(args: argparse.Namespace, sources: list[str]) -> list[str]:
+    """The paths `build_index` reads: the native sources as given, the others read into the spool first."""
+    from qa.fetch import Fetcher
+    from qa.sources import is_native
+
+    if all(is_native(s) for s in sources) and args.format == "auto" and not args.columns:
+        from qa.sources import folder_files
+
+        if not any(any(folder_files(Path(s))) for s in sources):
+            return sources
+    collector = _collector(args)
+    with Fetcher(_limits(args)) as fetcher:
+        prepared = collector.prepare(sources, fetcher)
+    for report in prepared.reports:
+        if report.error or report.failed:
+            print(f"qa build: {report}", file=sys.stderr)
+    return list(prepared.paths)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from qa.watch import Watcher, parse_duration
+
+    try:
+        every = parse_duration(args.every)
+        settings = Settings(model=args.model, precision=args.precision)
+        limits = _limits(args)
+    except ValueError as exc:
+        print(f"qa watch: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.rounds < 0:
+        print(f"qa watch: error: --rounds must be 0 or more, got {args.rounds}", file=sys.stderr)
+        return EXIT_USAGE
+    watcher = Watcher(args.sources, args.out, spool=args.spool, fmt=args.format, columns=args.columns, limits=limits,
+                      settings=settings, store_options=_store_options(args))
+
+    def on_round(result: Any) -> None:
+        if result.build_error:
+            print(f"qa watch: round {result.number}: build failed, the index keeps serving the last one ({result.build_error})", file=sys.stderr, flush=True)
+        elif result.build is not None:
+            b = result.build
+            line = (f"up to date: {b.articles} articles" if b.unchanged else
+                    f"indexed {b.articles} articles, {b.passages} passages ({b.embedded} embedded) in {b.seconds:.1f} s -> {b.path}")
+            if args.json:
+                print(json.dumps({"round": result.number, "build": line, "articles": b.articles, "embedded": b.embedded}, ensure_ascii=False), flush=True)
+            else:
+                print(f"qa watch: round {result.number}: {line}", flush=True)
+
+    watcher.run(every, rounds=args.rounds or None, on_source=lambda r: _print_source(r, args, watcher.rounds), on_round=on_round)
+    return EXIT_OK
 
 
 def _add_search_options(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +284,12 @@ def _build(args: argparse.Namespace) -> int:
     sources = args.sources or [s for s in DEFAULT_SOURCES if Path(s).exists()]
     if not sources:
         print(f"qa build: error: no sources given and no {'/'.join(DEFAULT_SOURCES)} folder here", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        _limits(args)
+        sources = _read_sources(args, [str(s) for s in sources])
+    except ValueError as exc:
+        print(f"qa build: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     bar = None if args.quiet or args.json else _ProgressBar()
     try:
