@@ -53,3 +53,7 @@ class SettingsError(QAError, ValueError):
 
 class LLMError(QAError):
     """The language-model server cannot be reached, times out, or returns nothing usable."""
+
+
+class DateError(QAError, ValueError):
+    """A publication date, a reference date or a date range in a question is not acceptable."""
