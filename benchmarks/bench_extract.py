@@ -44,6 +44,15 @@ def _trafilatura(page: Page) -> tuple[str, str, str | None]:
     return found.text, found.title, found.published
 
 
+def _trafilatura_alone(page: Page) -> tuple[str, str, str | None]:
+    """trafilatura without qa.text.html's removal of in-story boxes and its meta-tag date."""
+    import trafilatura
+
+    text, _ = decode_html(page.body, page.content_type)
+    document = trafilatura.bare_extraction(text, with_metadata=True, include_comments=False, include_tables=False)
+    return document.text, (document.title or "").split(" | ")[0], document.date
+
+
 def _readability(page: Page) -> tuple[str, str, str | None]:
     import lxml.html
     from readability import Document
@@ -81,7 +90,7 @@ def _justext(page: Page) -> tuple[str, str, str | None]:
 
 
 EXTRACTORS: dict[str, Callable[[Page], tuple[str, str, str | None]]] = {
-    "trafilatura": _trafilatura, "readability": _readability, "resiliparse": _resiliparse, "justext": _justext,
+    "trafilatura": _trafilatura, "trafilatura-alone": _trafilatura_alone, "readability": _readability, "resiliparse": _resiliparse, "justext": _justext,
 }
 
 

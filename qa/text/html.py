@@ -30,6 +30,18 @@ _META_TAG = re.compile(r"<meta\s[^>]*>", re.I)
 _ATTRIBUTE = re.compile(r"""([\w:.-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""")
 _JSONLD_DATE = re.compile(r'"datePublished"\s*:\s*"([^"]+)"')
 _ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}")
+# Boxes inside a story that are not the story: matched as whole tokens of a class or id (so "ad" drops
+# class="ad ad-inline" but not "header" or "lead").
+_FURNITURE = re.compile(
+    r"(?:^|[\s_-])(?:read-?also|read-?more|related|more-?stories|see-?also|ads?|advert\w*|sponsor\w*|promo|"
+    r"share|sharing|social|newsletter|subscribe|comments?|breadcrumbs?|tags?)(?:$|[\s_-])", re.I)
+# ... and by their heading, for boxes without a telling class: "اقرأ أيضا" and its kin, then mostly links.
+_FURNITURE_HEADING = re.compile(r"^\s*(?:إ?اقرأ|إقرأ|شاهد|طالع|اقرا)\s+(?:أيضا|أيضاً|ايضا|ايضاً|المزيد)|^\s*(?:read|see) (?:also|more)\b", re.I)
+_BOX_MAX_CHARS = 3000
+# Fewer words than this is a menu or an error page, not a story.
+_MIN_WORDS = 5
+_WORDS = re.compile(r"\w+")
+_BOX_TAGS = ("div", "aside", "section", "ul", "ol", "p", "figure", "table")
 _ALIASES = {"iso-8859-1": "cp1252", "latin-1": "cp1252", "latin1": "cp1252", "us-ascii": "cp1252", "ascii": "cp1252"}
 
 
@@ -129,10 +141,10 @@ def extract_page(raw: bytes | str, *, url: str | None = None, content_type: str 
     else:
         text, codec = raw, "utf-8"
     document = trafilatura.bare_extraction(
-        text, url=url, with_metadata=True, include_comments=False, include_tables=False,
+        _without_furniture(text), url=url, with_metadata=True, include_comments=False, include_tables=False,
         favor_precision=False, deduplicate=False, date_extraction_params={"extensive_search": False, "original_date": True},
     )
-    if document is None or not (document.text or "").strip():
+    if document is None or len(_WORDS.findall(document.text or "")) < _MIN_WORDS:
         raise InputError(f"{url or 'page'}: no article text found in the page")
     title = _clean_title(document.title or "", document.sitename)
     # A layout that puts the headline inside the story's container gives it back as the first paragraph.
@@ -147,6 +159,33 @@ def extract_page(raw: bytes | str, *, url: str | None = None, content_type: str 
         description=_clean(document.description or "") or None,
         encoding=codec,
     )
+
+
+def _without_furniture(page: str) -> object:
+    """The page's tree without the boxes inside a story that are not the story (the text after each is kept)."""
+    import lxml.html
+    from lxml import etree
+
+    try:
+        tree = lxml.html.document_fromstring(page)
+    except (etree.ParserError, ValueError):
+        return page
+    doomed = []
+    for element in tree.iter(*_BOX_TAGS, "span", "strong", "nav", "header", "footer", "form"):
+        marks = f"{element.get('class', '')} {element.get('id', '')}"
+        if marks.strip() and _FURNITURE.search(marks):
+            # A story's own container may carry such a class too ("article share-enabled"): boxes are short.
+            if len(element.text_content()) < _BOX_MAX_CHARS:
+                doomed.append(element)
+        elif element.tag in _BOX_TAGS and _FURNITURE_HEADING.match(element.text_content()[:40]):
+            text = element.text_content()
+            links = sum(len(a.text_content()) for a in element.iter("a"))
+            if len(text) < 1500 and links > 0.4 * len(text):
+                doomed.append(element)
+    for element in doomed:
+        if element.getparent() is not None:
+            element.drop_tree()
+    return tree
 
 
 def published_time(page: str) -> str | None:
