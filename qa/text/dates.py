@@ -190,7 +190,7 @@ _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # weekdays: "الثلاثاء", "يوم الخميس المقبل", "مساء الأحد", "اليوم الاثنين", "أمس (الجمعة)", "last Tuesday", "mardi dernier"
     ("weekday", _rx(rf"{_B}(?:(?P<lead>ليلة|ليل|صباح|مساء|ظهر|ظهيرة|عصر|فجر|نهار|اليوم|أمس|امس|يوم\s+أمس|غدا|غداً|بعد\s+غد|last|next|this|on|ce)\s+\(?)?(?:يوم\s+)?{_CL}(?P<wd>{WD})\)?(?:\s*[-–]\s*(?P<wd2>{WD}))?(?:\s+(?P<mod>{_PAST}|{_NEXT}))?(?:\s+(?P<tod>morning|evening|night|afternoon|matin|soir))?{_E}")),
     # day words: "أمس", "أول أمس", "اليوم", "غدا", "الليلة الماضية", "صباح اليوم", "yesterday", "hier"
-    ("relday", _rx(rf"{_B}(?:(?:صباح|مساء|ظهر|ظهيرة|عصر|فجر|ليلة|ليل|نهار|في\s+وقت\s+سابق|في\s+وقت\s+لاحق)\s+)?(?:يوم\s+)?{_CL}(?P<rel>أول\s+من\s+أمس|أول\s+أمس|أمس|الأمس|البارحة|بعد\s+غد|غدا|غداً|الغد|اليوم|الليلة\s+الماضية|الليلة|the\s+day\s+before\s+yesterday|yesterday|today|tomorrow|tonight|last\s+night|avant-hier|après-demain|aujourd'hui|hier|demain|cette\s+nuit){_E}")),
+    ("relday", _rx(rf"{_B}(?:(?:صباح|مساء|ظهر|ظهيرة|عصر|فجر|ليلة|ليل|نهار|في\s+وقت\s+سابق|في\s+وقت\s+لاحق)\s+)?(?:يوم\s+)?(?:[وف]?(?:ب(?=ال))?)(?P<rel>أول\s+من\s+أمس|أول\s+أمس|أمس|الأمس|البارحة|بعد\s+غد|غدا|غداً|الغد|اليوم|الليلة\s+الماضية|الليلة|the\s+day\s+before\s+yesterday|yesterday|today|tomorrow|tonight|last\s+night|avant-hier|après-demain|aujourd'hui|hier|demain|cette\s+nuit){_E}")),
     # "الأسبوع الماضي", "مطلع الشهر الجاري", "هذا العام", "نهاية الأسبوع الماضي", "last month", "l'an dernier"
     ("unit", _rx(rf"{_B}(?:(?P<part>{_PART_AR}|{_PART_EN})\s+)?(?:(?P<pre>هذا|هذه|this|ce|cette|cet|la|le|l')\s*)?{_CL}(?P<unit>الأسبوع|الاسبوع|الشهر|العام|السنة|week|month|year|semaine|mois|an|année)(?:\s+(?P<mod>{_MOD}))?{_E}")),
     ("unit_en", _rx(rf"{_B}(?:(?P<part>{_PART_EN})\s+)?(?P<mod>last|next|this)\s+(?P<unit>week|month|year){_E}")),
@@ -555,6 +555,8 @@ def _find(text: str, anchor: dt.date | None) -> list[TimeExpression]:
             continue
         since, until, certainty, relative = resolved
         taken.append((start, end))
+        if folded[start] in "وف" and folded.startswith("ال", start + 1):
+            start += 1  # the conjunction joined to "والعام الماضي" is not part of the time
         found.append(TimeExpression(start, end, text[start:end], since, until, certainty, relative))
     found.sort(key=lambda t: t.start)
     return _join_spans(found, text, folded)
