@@ -30,9 +30,9 @@ class Route:
 
 
 class NewsServer:
-    """Serves `routes` (path -> Route) on 127.0.0.1 at a free port, in a thread, until `stop()`."""
+    """Serves `routes` (path -> Route) on 127.0.0.1 at `port` (a free one by default), in a thread, until `stop()`."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[str, Route] = {}
         self.hits: dict[str, int] = {}
         self.not_modified: dict[str, int] = {}
@@ -102,7 +102,7 @@ class NewsServer:
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="news-server", daemon=True)
