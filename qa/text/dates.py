@@ -560,3 +560,103 @@ def _find(text: str, anchor: dt.date | None) -> list[TimeExpression]:
         found.append(TimeExpression(start, end, text[start:end], since, until, certainty, relative))
     found.sort(key=lambda t: t.start)
     return _join_spans(found, text, folded)
+
+
+# -- dates for people ----------------------------------------------------------------------
+
+_MONTHS_OUT = {
+    "ar": ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر"),
+    "en": ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"),
+    "fr": ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+           "novembre", "décembre"),
+}
+_WEEKDAYS_OUT = {
+    "ar": ("الاثنين", "الثلاثاء", "الأربعاء", "الخميس", "الجمعة", "السبت", "الأحد"),
+    "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
+    "fr": ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche"),
+}
+LANGUAGES = tuple(_MONTHS_OUT)
+
+
+def _language(language: str) -> str:
+    if language not in _MONTHS_OUT:
+        raise DateError(f"no date format for language {language!r}; valid: {', '.join(LANGUAGES)}")
+    return language
+
+
+def format_date(day: dt.date, language: str, *, weekday: bool = False) -> str:
+    """A day as a reader writes it: «15 مايو 2018», "15 May 2018", "15 mai 2018" (with `weekday`,
+    «الثلاثاء 8 مايو 2018», "Tuesday 8 May 2018", "mardi 8 mai 2018").
+
+    Raises:
+        DateError: `language` is not one of `LANGUAGES`.
+    """
+    language = _language(language)
+    text = f"{day.day} {_MONTHS_OUT[language][day.month - 1]} {day.year}"
+    return f"{_WEEKDAYS_OUT[language][day.weekday()]} {text}" if weekday else text
+
+
+def format_range(since: dt.date, until: dt.date, language: str) -> str:
+    """A span as short as it reads: «8–15 مايو 2018», "30 April – 6 May 2018", "May 2018", "2013–2015".
+
+    Raises:
+        DateError: `until` is before `since`, or `language` is not one of `LANGUAGES`.
+    """
+    language = _language(language)
+    if until < since:
+        raise DateError(f"the range ends ({until.isoformat()}) before it starts ({since.isoformat()})")
+    months = _MONTHS_OUT[language]
+    whole_years = since == dt.date(since.year, 1, 1) and until == dt.date(until.year, 12, 31)
+    if whole_years:
+        return str(since.year) if since.year == until.year else f"{since.year}–{until.year}"
+    if since.day == 1 and until == _month_end(until.year, until.month):
+        if (since.year, since.month) == (until.year, until.month):
+            return f"{months[since.month - 1]} {since.year}"
+        if since.year == until.year:
+            return f"{months[since.month - 1]} – {months[until.month - 1]} {since.year}"
+    if since == until:
+        return format_date(since, language)
+    if (since.year, since.month) == (until.year, until.month):
+        return f"{since.day}–{until.day} {months[since.month - 1]} {since.year}"
+    if since.year == until.year:
+        return f"{since.day} {months[since.month - 1]} – {until.day} {months[until.month - 1]} {until.year}"
+    return f"{format_date(since, language)} – {format_date(until, language)}"
+
+
+def format_published(published: str | None, language: str) -> str:
+    """An article's `published` for a page or a terminal: «15 مايو 2018»; "" when undated.
+
+    A value that is not a date is shown as written, since a reader can still make sense of it
+    and the page must not fail on one bad article.
+    """
+    try:
+        day = published_date(published)
+    except DateError:
+        return (published or "").strip()
+    return format_date(day, language if language in _MONTHS_OUT else "en") if day else ""
+
+
+# -- what a question cannot mean -----------------------------------------------------------
+
+_DAY_MONTH_ANY = _rx(rf"{_B}(?P<d>\d{{1,2}})\s*(?:من\s+|of\s+)?(?P<mon>{_M})(?:\s*,?\s*(?:عام|العام)?\s*(?P<y>{_Y}))?{_E}")
+_SPAN_ANY = _rx(
+    rf"{_B}[وف]?(?:بين|من|فيما\s+بين|between|from|du|entre)\s+(?:{_YEARWORD}\s*)?(?P<a>\d{{1,4}})\s*(?:و|-|–|إلى|الى|حتى|and|to|au|et)\s*(?:{_YEARWORD}\s*)?(?P<b>\d{{1,4}}){_E}")
+
+
+def find_invalid_dates(text: str) -> list[str]:
+    """Written dates that cannot be: "31 فبراير", "between 15 and 1 May", "بين 2015 و2013".
+
+    The reader skips them; a question's filter must not, so `qa.text.when` raises on them.
+    """
+    folded = _fold(text)
+    bad = []
+    for m in _DAY_MONTH_ANY.finditer(folded):
+        year = int(m.group("y")) if m.group("y") else 2000  # a leap year: 29 February stands without one
+        if _safe_date(year, _month_of(m.group("mon")), int(m.group("d"))) is None:
+            bad.append(text[m.start():m.end()])
+    for m in _SPAN_ANY.finditer(folded):
+        a, b = int(m.group("a")), int(m.group("b"))
+        if (a <= 31 and b <= 31 or a >= 1800 and b >= 1800) and b < a:
+            bad.append(text[m.start():m.end()])
+    return bad
