@@ -26,6 +26,7 @@ from qa.config import (
 )
 from qa.errors import QueryError
 from qa.records import Filters
+from qa.text import detect_language, format_published
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE = 0, 1, 2
 
@@ -336,14 +337,15 @@ def _build(args: argparse.Namespace) -> int:
 def _search(args: argparse.Namespace) -> int:
     with qa.Retriever.load(args.index, **_store_options(args)) as retriever:
         hits = retriever.search(args.question, k=args.k, mode=args.mode, filters=_filters(args))
+    language = detect_language(args.question)
     for rank, hit in enumerate(hits, start=1):
         if args.json:
             print(json.dumps({"rank": rank, **asdict(hit)}, ensure_ascii=False))
             continue
-        meta = " · ".join(x for x in (hit.site, hit.agency, hit.published) if x)
+        meta = " · ".join(x for x in (hit.site, hit.agency, format_published(hit.published, language)) if x)
         print(f"[{rank}] {hit.similarity:.3f}  {hit.title}" + (f"  ({meta})" if meta else ""))
         for carrier in hit.carriers[1:] if len(hit.carriers) > 1 else ():
-            print(f"    also: {carrier.title} ({' · '.join(x for x in (carrier.site, carrier.published) if x)})")
+            print(f"    also: {carrier.title} ({' · '.join(x for x in (carrier.site, format_published(carrier.published, language)) if x)})")
         print(f"    {hit.text}\n")
     if not hits and not args.json:
         print("no passages found")
@@ -450,14 +452,14 @@ def _ask(args: argparse.Namespace) -> int:
         print(f"qa: removed: {removed.sentence} ({removed.reason})", file=sys.stderr)
     if answer.abstained:
         for hit in answer.hits:
-            print(f"\n- {hit.title}{_meta(hit.site, hit.published)}\n    {_clip(hit.text)}")
+            print(f"\n- {hit.title}{_meta(hit.site, format_published(hit.published, answer.language))}\n    {_clip(hit.text)}")
         return EXIT_OK
     print("\nSources:")
     shown: set[int] = set()
     for citation in answer.citations:
         if citation.number not in shown:
             shown.add(citation.number)
-            print(f"[{citation.number}] {citation.title}{_meta(citation.site, citation.published)}")
+            print(f"[{citation.number}] {citation.title}{_meta(citation.site, format_published(citation.published, answer.language))}")
             for sentence in (c.sentence for c in answer.citations if c.number == citation.number):
                 print(f"    {sentence}")
     return EXIT_OK

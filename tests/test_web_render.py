@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from qa.errors import IndexMissingError, QueryError
@@ -64,9 +66,26 @@ def test_sources_highlight_the_cited_sentence_and_escape_the_article() -> None:
     assert '<mark class="qa-hl">الجملة الثانية.</mark>' in section
     assert section.count('<mark class="qa-hl">') == 2  # in the passage and in the whole article
     assert "<script" not in section and "<img" not in section and "javascript:" not in section
-    assert "مصدر24 · رويترز · 2015-11-25" in section
+    assert 'مصدر24 · رويترز · <time datetime="2015-11-25">25 نوفمبر 2015</time>' in section
     linked = sources_section(1, _answer((_citation(url="https://example.com/a?b=1&c=<2>"),)), {})
     assert 'href="https://example.com/a?b=1&amp;c=&lt;2&gt;"' in linked and 'rel="noopener noreferrer nofollow"' in linked
+
+
+@pytest.mark.parametrize(
+    ("language", "published", "shown"),
+    [
+        ("ar", "2018-05-15T13:50:28+00:00", "15 مايو 2018"),
+        ("en", "2018-05-15T13:50:28+00:00", "15 May 2018"),
+        ("fr", "2018-05-15T13:50:28+00:00", "15 mai 2018"),
+        ("ar", "not a date <b>", "not a date &lt;b&gt;"),  # shown as written, escaped, the page still renders
+    ],
+)
+def test_published_is_shown_for_people_in_the_question_language(language: str, published: str, shown: str) -> None:
+    citation = replace(_citation(), published=published)
+    answer = replace(_answer((citation,)), language=language)
+    section = sources_section(1, answer, {})
+    assert f">{shown}</time>" in section
+    assert f'datetime="{published.replace("<", "&lt;").replace(">", "&gt;")}"' in section
 
 
 def test_the_score_is_labelled_in_arabic() -> None:

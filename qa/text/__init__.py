@@ -1,7 +1,8 @@
-"""Text analysis in one home: stopwords and stems (`qa.text.words`), scripts, languages and questions (`qa.text.language`)."""
+"""Text analysis in one home: stopwords and stems (`qa.text.words`), scripts, languages and questions (`qa.text.language`), dates (`qa.text.dates`, `qa.text.when`)."""
 
 from __future__ import annotations
 
+from qa.text.dates import TimeExpression, find_dates, find_dates_batch, format_date, format_published, format_range
 from qa.text.language import (
     CONTEXT_TURNS,
     CONTEXT_WORDS,
@@ -12,6 +13,7 @@ from qa.text.language import (
     script_of,
     text_direction,
 )
+from qa.text.when import QuestionTime, question_time, question_times
 from qa.text.words import (
     INDEX_STEMMERS,
     INDEX_STOPWORDS,
@@ -31,13 +33,22 @@ __all__ = [
     "INDEX_STEMMERS",
     "INDEX_STOPWORDS",
     "MATCH_STOPWORDS",
+    "QuestionTime",
+    "TimeExpression",
     "Word",
     "content_words",
     "detect_language",
+    "find_dates",
+    "find_dates_batch",
+    "format_date",
+    "format_published",
+    "format_range",
     "index_stem",
     "is_arabic",
     "is_index_stopword",
     "match_keys",
+    "question_time",
+    "question_times",
     "question_type",
     "resolve_followup",
     "script_of",

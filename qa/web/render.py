@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 
 from qa.records import Answer, Article
-from qa.text import text_direction
+from qa.text import format_published, text_direction
 from qa.web.errors import Problem
 from qa.web.request import strip_bidi_controls
 
@@ -127,8 +127,11 @@ def _short_in(answer: Answer, number: int, start: int, end: int, base: int) -> t
     return None
 
 
-def _meta(site: str | None, agency: str | None, published: str | None, score: float | None) -> str:
-    parts = [esc(x) for x in (site, agency, published) if x]
+def _meta(site: str | None, agency: str | None, published: str | None, score: float | None, language: str) -> str:
+    parts = [esc(x) for x in (site, agency) if x]
+    if published:
+        # the reader's date («15 مايو 2018»), the ISO value kept for machines
+        parts.append(f'<time datetime="{esc(published)}">{esc(format_published(published, language))}</time>')
     if score is not None:
         parts.append(f'<span class="qa-score">الدرجة <bdi dir="ltr">{score:.3f}</bdi></span>')
     return " · ".join(parts)
@@ -165,7 +168,7 @@ def sources_section(turn: int, answer: Answer, articles: dict[str, Article]) -> 
         cards.append(
             f'<article class="qa-src" id="{source_id(turn, c.number)}" dir="{text_direction(c.passage_text)}">'
             f'<header><span class="qa-num">[{c.number}]</span> <span class="qa-title">{esc(c.title)}</span></header>'
-            f'<div class="qa-meta">{_meta(c.site, c.agency, c.published, c.score)}</div>'
+            f'<div class="qa-meta">{_meta(c.site, c.agency, c.published, c.score, answer.language)}</div>'
             f'<p class="qa-passage">{_highlight(c.passage_text, offset, sentence_end, inner)}</p>'
             f"{whole}{_link(c.url)}</article>"
         )
@@ -175,7 +178,7 @@ def sources_section(turn: int, answer: Answer, articles: dict[str, Article]) -> 
             cards.append(
                 f'<article class="qa-src qa-near" dir="{text_direction(hit.text)}">'
                 f'<header><span class="qa-num">{rank}.</span> <span class="qa-title">{esc(hit.title)}</span></header>'
-                f'<div class="qa-meta">{_meta(hit.site, hit.agency, hit.published, hit.score)}</div>'
+                f'<div class="qa-meta">{_meta(hit.site, hit.agency, hit.published, hit.score, answer.language)}</div>'
                 f'<p class="qa-passage">{_lines(hit.text)}</p>{_link(hit.url)}</article>'
             )
     else:
