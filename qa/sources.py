@@ -41,6 +41,8 @@ SPOOLED_SUFFIXES = HTML_SUFFIXES + FEED_SUFFIXES + TABLE_SUFFIXES
 _STATE = "state.json"
 _TRACKING = re.compile(r"^(utm_\w+|fbclid|gclid|mc_cid|mc_eid|at_medium|at_campaign|ocid|cmpid)$", re.I)
 _WORDS = re.compile(r"\w+")
+# A feed item's content:encoded of at least this many words is the story itself, not a teaser.
+_FULL_STORY_WORDS = 80
 _FEED_TYPES = ("rss", "atom", "/xml", "+xml")
 _ACCEPT_FEED = "application/rss+xml, application/atom+xml, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5"
 _ACCEPT_PAGE = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
@@ -357,13 +359,17 @@ class Collector:
         return SourceReport(source, new=new, unchanged=unchanged, duplicates=duplicates, failed=tuple(failed))
 
     def _item_article(self, item: FeedItem, feed: Feed, fetcher: Fetcher) -> Article:
-        if item.link.startswith(("http://", "https://")):
+        """The article of a feed item: its page, read; a feed that carries the whole story stands in for a page that fails."""
+        if not item.link.startswith(("http://", "https://")):
+            raise InputError(f"{item.link}: a feed item's link must be an http(s) URL")
+        try:
             fetched = fetcher.fetch(item.link, accept=_ACCEPT_PAGE)
             page = extract_page(fetched.body, url=fetched.final_url, content_type=fetched.content_type)
-            url = fetched.final_url
-        else:
-            raise InputError(f"{item.link}: a feed item's link must be an http(s) URL")
-        return _article(page, url, item=item, feed_title=feed.title)
+        except InputError:
+            if len(_WORDS.findall(item.content)) < _FULL_STORY_WORDS:
+                raise
+            return _article(WebPage(url=item.link, title=item.title, text=item.content), item.link, item=item, feed_title=feed.title)
+        return _article(page, fetched.final_url, item=item, feed_title=feed.title)
 
     def _collect_page(self, source: str, fetched: Fetched) -> SourceReport:
         page = extract_page(fetched.body, url=fetched.final_url, content_type=fetched.content_type)

@@ -148,3 +148,18 @@ def test_sources_that_do_not_exist_or_are_not_feeds_say_so(site: NewsServer, tmp
     prepared = _prepare(collector, [str(odd), "ftp://example.org/feed"])
     assert "cannot tell what kind" in str(prepared.reports[0]) and "only http and https" in str(prepared.reports[1])
     assert is_native(tmp_path) and is_native("a.jsonl.gz") and not is_native("a.csv") and not is_native("http://x/a.txt")
+
+
+def test_a_feed_that_carries_the_whole_story_stands_in_for_a_page_that_fails(site: NewsServer, articles, tmp_path: Path) -> None:
+    story = articles[12].text.replace("\n", "</p><p>")
+    site.routes["/full"] = Route(
+        ('<?xml version="1.0" encoding="utf-8"?><rss version="2.0" xmlns:content="http://purl.org/rss/1.0/modules/content/">'
+         f"<channel><title>t</title><item><title>{articles[12].title}</title><link>{site.url}/gone</link>"
+         f"<content:encoded><![CDATA[<p>{story}</p>]]></content:encoded></item>"
+         f"<item><title>teaser</title><link>{site.url}/gone2</link><description>سطر واحد</description></item></channel></rss>").encode(),
+        "application/rss+xml")
+    prepared = _prepare(Collector(Spool(tmp_path / "spool")), [site.url + "/full"])
+    report = prepared.reports[0]
+    assert report.new == 1 and [s.origin for s in report.failed] == [site.url + "/gone2"]
+    (article,) = read_articles(prepared.paths)[0]
+    assert article.text.split("\n")[0] == articles[12].text.split("\n")[0].strip() and article.url == site.url + "/gone"
