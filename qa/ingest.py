@@ -131,7 +131,8 @@ def _iter_source(path: Path, *, strict: bool, on_skip: OnSkip | None) -> Iterato
         if article is not None:
             yield article
     else:
-        skip(str(path), None, f"unsupported file type {path.suffix!r}; use .txt, .md, .jsonl or .jsonl.gz")
+        skip(str(path), None, f"unsupported file type {path.suffix!r}; use .txt, .md, .jsonl or .jsonl.gz here "
+             "(feeds, pages, CSV/TSV and Parquet are read by qa.sources: `qa build` passes them through it)")
 
 
 def _valid_name(path: Path) -> bool:
