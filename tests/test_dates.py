@@ -157,3 +157,22 @@ def test_spans_are_spans_of_the_text():
     assert [f.text for f in found] == [text[f.start:f.end] for f in found]
     assert len(found) == 3
     assert found[0].day == D(2018, 5, 8) and found[2].day is None
+
+
+def test_hand_dated_ant_sample_meets_its_targets():
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent.parent / "benchmarks" / "data" / "dates-labelled.json").read_text(encoding="utf-8"))
+    assert len(data["items"]) == 300
+    for half in ("tune", "heldout"):
+        items = [i for i in data["items"] if i["split"] == half]
+        readings = []
+        for item in items:
+            hit = next((f for f in find_dates(item["sentence"], item["published"])
+                        if f.start < item["trigger_end"] and item["trigger_start"] < f.end and f.since), None)
+            gold = (item["since"], item["until"])
+            readings.append(None if hit is None else (hit.since.isoformat(), hit.until.isoformat()) == gold)
+        resolved = [r for r in readings if r is not None]
+        assert sum(resolved) / len(resolved) >= 0.95, half
+        assert len(resolved) / len(items) >= 0.85, half
