@@ -159,8 +159,8 @@ _TIME_PREP = (r"(?:في|منذ|حتى|بحلول|خلال|قبل|بعد|مطلع
               r"|in|since|until|till|by|from|to|during|before|after|of|through|en|depuis|jusqu'en|avant|après|dès|de|à)")
 # Years that name an event or a plan rather than a time ("كأس العالم 2018", "رؤية 2030").
 _NAME_BEFORE = re.compile(_fold(
-    r"(?:كأس\s+العالم|كاس\s+العالم|مونديال|رؤية|رؤيه|إكسبو|اكسبو|أولمبياد|اولمبياد|دورة|نسخة|موسم|الموسم|بطولة|"
-    r"حرب|ثورة|انتفاضة|world\s+cup|vision|expo|olympics|season|coupe\s+du\s+monde|saison)\s*(?:لعام|عام|في\s+\S+)?\s*$"),
+    r"(?:(?:كأس|مونديال|دورة|نسخة|موسم|بطولة|أولمبياد|world\s+cup|olympics|season|coupe|saison)(?:\s+\S+){0,2}"
+    r"|رؤية|رؤيه|إكسبو|اكسبو|حرب|ثورة|انتفاضة|vision|expo)\s*(?:لعام|للعام|عام|العام|في\s+\S+)?\s*$"),
     re.IGNORECASE)
 
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
