@@ -1,4 +1,4 @@
-"""Hybrid fusion: one ranker's candidates as a `Ranking`, and the ways to merge a dense and a lexical one."""
+"""Hybrid fusion: the ways to merge a dense and a lexical `Ranking` (the stores' result record, `qa.stores.base`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.normalize import normalize
+from qa.stores.base import Ranking
 from qa.text.language import ARABIC, LATIN
 from qa.text.words import INDEX_TOKEN, is_index_stopword
 
@@ -30,30 +31,6 @@ SCRIPTS = ("arabic", "latin")
 SCALE_DEPTH = 50
 # The usual constant of reciprocal rank fusion (Cormack et al.).
 RRF_CONSTANT = 60
-
-
-@dataclass(frozen=True)
-class Ranking:
-    """Candidates of one query from one ranker, best first: passage rows (int64) and their scores.
-
-    A row is the store's key of a passage; scores are comparable within one
-    ranking only (cosine for dense, BM25 for lexical, a fused score after `fuse`).
-    """
-
-    rows: np.ndarray
-    scores: np.ndarray
-
-    @classmethod
-    def empty(cls) -> Ranking:
-        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
-
-    def __len__(self) -> int:
-        return len(self.rows)
-
-    def best(self, n: int) -> Ranking:
-        """The `n` best candidates, highest score first; equal scores keep their order in this ranking."""
-        order = np.argsort(-self.scores, kind="stable")[:n]
-        return Ranking(self.rows[order], self.scores[order])
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,9 @@ import pytest
 import qa
 from qa.embed import Embedder
 from qa.errors import QueryError, SettingsError
-from qa.fusion import Ranking
 from qa.records import Filters
 from qa.stores import open_store
-from qa.stores.base import Store, StoreClosedError
+from qa.stores.base import Ranking, Store, StoreClosedError
 from qa.stores.filters import matches
 from tests.milvus_server import require_milvus, shared_server
 

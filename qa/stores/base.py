@@ -1,10 +1,14 @@
-"""The store seam: what searching (`Store`) and building (`StoreWriter`) need from a vector and passage backend."""
+"""The store seam: what searching (`Store`), building (`StoreWriter`) and the package (`Backend`) need from a backend."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from qa.errors import StoreClosedError
 from qa.manifest import Manifest
@@ -12,11 +16,39 @@ from qa.records import Article, Filters, Passage
 from qa.store import StoredPassage
 
 if TYPE_CHECKING:
-    import numpy as np
+    from qa.config import Settings
+    from qa.embed import Embedder
 
-    from qa.fusion import Ranking
+__all__ = [
+    "Backend", "IndexedArticle", "OnPhase", "Ranking", "Store", "StoreClosedError", "StoreWriter", "StoredPassage", "Watch",
+]
 
-__all__ = ["IndexedArticle", "Store", "StoreClosedError", "StoreWriter", "StoredPassage"]
+# A writer's progress: the phase ("vectors", "lexical", "index", "recall", "checksums"), done, total (None: unknown).
+OnPhase = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Candidates of one query from one ranker, best first: passage rows (int64) and their scores.
+
+    A row is the store's key of a passage; scores are comparable within one
+    ranking only (cosine for dense, BM25 for lexical, a fused score after `fuse`).
+    """
+
+    rows: np.ndarray
+    scores: np.ndarray
+
+    @classmethod
+    def empty(cls) -> Ranking:
+        return cls(np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float32))
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def best(self, n: int) -> Ranking:
+        """The `n` best candidates, highest score first; equal scores keep their order in this ranking."""
+        order = np.argsort(-self.scores, kind="stable")[:n]
+        return Ranking(self.rows[order], self.scores[order])
 
 
 @runtime_checkable
@@ -112,6 +144,12 @@ class StoreWriter(Protocol):
     name: str
     """The backend, one of qa.config.STORES."""
 
+    manifest: Manifest | None
+    """The manifest published, once `publish()` returned."""
+
+    path: Path | None
+    """The version published (a generation folder, a collection name), or the one this build started from."""
+
     @property
     def base(self) -> Manifest | None:
         """The manifest of the version this build starts from (None: it starts from nothing)."""
@@ -140,3 +178,45 @@ class StoreWriter(Protocol):
 
     def abort(self) -> None:
         """Drop what this build wrote; the published version stays as it was."""
+
+
+@dataclass(frozen=True)
+class Watch:
+    """How a server's index tells a served app that another version was published (see `qa.live.LiveIndex`).
+
+    Attributes:
+        published: the name of the version published now (None: nothing is published).
+        info: what the health page says about the store (never a secret).
+    """
+
+    published: Callable[[], str | None]
+    info: Mapping[str, str]
+
+
+class Backend(Protocol):
+    """A backend module, `qa.stores.<name>_backend` for each name of qa.config.STORES, as the package `qa.stores` uses it.
+
+    Its index lives at a `location`: a folder, or a URI. Options are the backend's own (`token`, `collection`);
+    the package passes only those named in `OPTIONS`, and only those that are set.
+    """
+
+    OPTIONS: tuple[str, ...]
+
+    def locate(self, path: Path, uri: str | None) -> str | Path:
+        """Where the index lives, of the index folder and the URI a caller gives (SettingsError: the one it needs is missing)."""
+
+    def open_store(self, location: str | Path, *, verify: bool = True, **options: str) -> Store:
+        """The published version at `location`, opened for reading."""
+
+    def check_destination(self, location: str | Path, **options: str) -> None:
+        """Refuse a place a build cannot write to, before anything is read or embedded."""
+
+    def open_writer(self, location: str | Path, *, embedder: Embedder, settings: Settings, force: bool = False,
+                    on_phase: OnPhase | None = None, **options: str) -> AbstractContextManager[StoreWriter]:
+        """A build of the next version at `location` (from nothing with `force`), as a context manager."""
+
+    def build_args(self, store: Store) -> str:
+        """The `qa build` options that write `store`'s index again (never with a secret)."""
+
+    def watch(self, location: str | Path, **options: str) -> Watch | None:
+        """How a server's published version is watched; None where `qa.live` reads the index folder's pointer."""

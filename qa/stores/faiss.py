@@ -9,13 +9,12 @@ from typing import Any, TypeVar
 import numpy as np
 
 from qa.errors import IndexMismatchError
-from qa.fusion import Ranking
 from qa.index import HNSW_EF_SEARCH, INDEX_FILE, VECTORS_FILE, VectorIndex
 from qa.lexical import LexicalIndex
 from qa.manifest import Manifest
 from qa.records import Article, Filters
 from qa.store import REBUILD_HINT, STORE, PassageStore, StoredPassage, open_generation
-from qa.stores.base import StoreClosedError
+from qa.stores.base import Ranking, StoreClosedError
 from qa.stores.filters import date_bounds, folded, published_timestamp
 
 _T = TypeVar("_T")
@@ -191,3 +190,4 @@ def _folded_array(values: list[str | None]) -> np.ndarray:
     folded_values = np.empty(len(values), dtype=object)
     folded_values[:] = [(value or "").casefold() for value in values]
     return folded_values
+

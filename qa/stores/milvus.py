@@ -24,11 +24,11 @@ from qa.errors import (
     StoreClosedError,
     StoreUnavailableError,
 )
-from qa.fusion import Ranking
 from qa.lexical import DEFAULT_ANALYZER, Analyzer
 from qa.manifest import Manifest
 from qa.records import Article, Filters, Passage
 from qa.store import StoredPassage
+from qa.stores.base import Ranking
 from qa.stores.filters import date_bounds, folded
 
 if TYPE_CHECKING:
@@ -506,3 +506,4 @@ def _ranking(pairs: Sequence[tuple[int, float]]) -> Ranking:
     ordered = sorted(pairs, key=lambda pair: (-pair[1], pair[0]))
     return Ranking(np.asarray([row for row, _ in ordered], dtype=np.int64),
                    np.asarray([score for _, score in ordered], dtype=np.float32))
+
