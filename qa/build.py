@@ -18,32 +18,28 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib import metadata
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from qa.chunk import Chunker
-from qa.config import INDEX_FORMAT, STORES, Settings, check_choice
+from qa.config import INDEX_FORMAT, Settings
 from qa.digest import file_sha256, text_sha256
 from qa.embed import Embedder
-from qa.errors import InputError, SettingsError
+from qa.errors import InputError
 from qa.index import choose_type
 from qa.ingest import JSONL_SUFFIXES, TEXT_SUFFIXES, iter_articles, iter_source_files
 from qa.lexical import DEFAULT_ANALYZER
 from qa.manifest import Chunking, Counts, IndexInfo, InputFile, Manifest, ModelInfo
 from qa.records import Article, Skipped
 from qa.store import article_sha256
+from qa.stores import check_destination, locate, open_writer
 from qa.stores.base import IndexedArticle, StoreWriter
-from qa.stores.faiss_build import FaissWriter, check_out
-
-if TYPE_CHECKING:
-    from qa.stores.milvus import MilvusTarget
 
 _ARTICLES_PER_BATCH = 64
 _SKIPPED_KEPT = 1000
@@ -106,13 +102,6 @@ class BuildReport:
     unchanged: bool = False
 
 
-class BuildWriter(StoreWriter, Protocol):
-    """A `StoreWriter` that also says what it published: the full manifest and where it lives."""
-
-    manifest: Manifest | None
-    path: Path | None
-
-
 def build_index(
     sources: Sequence[str | Path],
     out: str | Path = "vectors",
@@ -150,9 +139,8 @@ def build_index(
     out = Path(out)
     if not sources:
         raise InputError("no sources given; name .txt/.md files, folders or .jsonl(.gz) files to index")
-    target = _milvus_target(settings.store, uri, token, collection)
-    if target is None:
-        check_out(out)
+    location = locate(settings.store, out, uri)
+    check_destination(settings.store, location, token=token, collection=collection)
     missing = [str(source) for source in sources if not Path(source).exists()]
     if missing:
         raise InputError("; ".join(f"{path}: no such file or folder" for path in missing))
@@ -169,34 +157,13 @@ def build_index(
         if progress is not None:
             progress(stats)
 
-    with _open_writer(out, target, embedder, settings, force, report) as writer:
+    with open_writer(settings.store, location, embedder=embedder, settings=settings, force=force, on_phase=report,
+                     token=token, collection=collection) as writer:
         return _build(writer, sources, settings, embedder, strict, stats, report, started, owned)
 
 
-def _milvus_target(store: str, uri: str | None, token: str | None, collection: str | None) -> MilvusTarget | None:
-    """Where a "milvus" build writes (None for the embedded store)."""
-    check_choice("store", store, STORES)
-    if store != "milvus":
-        return None
-    from qa.stores.milvus import DEFAULT_COLLECTION, MilvusTarget
-
-    if not uri:
-        raise SettingsError("the milvus store needs a URI: --uri ./news.db (Milvus Lite) or --uri http://host:19530")
-    return MilvusTarget(uri, collection or DEFAULT_COLLECTION, token or "")
-
-
-def _open_writer(out: Path, target: MilvusTarget | None, embedder: Embedder, settings: Settings, force: bool,
-                 on_phase: Callable[[str, int, int | None], None]) -> AbstractContextManager[BuildWriter]:
-    """The writer of the store `settings.store` names (one of qa.config.STORES)."""
-    if target is not None:
-        from qa.stores.milvus_build import MilvusWriter
-
-        return MilvusWriter.open(target, embedder=embedder, settings=settings, force=force, on_phase=on_phase)
-    return FaissWriter.open(out, embedder=embedder, settings=settings, force=force, on_phase=on_phase)
-
-
 def _build(
-    writer: BuildWriter,
+    writer: StoreWriter,
     sources: Sequence[str | Path],
     settings: Settings,
     embedder: Embedder,
@@ -267,7 +234,7 @@ def _build(
 
 
 def _index_articles(
-    articles: list[Article], chunker: Chunker, embedder: Embedder, writer: BuildWriter, stats: BuildProgress
+    articles: list[Article], chunker: Chunker, embedder: Embedder, writer: StoreWriter, stats: BuildProgress
 ) -> list[IndexedArticle]:
     """Chunk `articles` and give each passage a vector: one the store holds, one a killed build made, or a new one."""
     per_article = chunker.chunk_many(articles)
@@ -321,7 +288,7 @@ def _manifest(
     )
 
 
-def _unchanged_report(writer: BuildWriter, base: Manifest, started: float) -> BuildReport:
+def _unchanged_report(writer: StoreWriter, base: Manifest, started: float) -> BuildReport:
     assert writer.path is not None
     return BuildReport(
         path=writer.path, articles=base.counts.articles, passages=base.counts.passages, embedded=0,

@@ -17,13 +17,13 @@ from qa.config import (
     check_choice,
 )
 from qa.embed import Embedder
-from qa.errors import IndexMismatchError, QueryError, SettingsError
-from qa.fusion import Candidates, Ranking, corpus_script, fuse, lexical_weight
+from qa.errors import IndexMismatchError, QueryError
+from qa.fusion import Candidates, corpus_script, fuse, lexical_weight
 from qa.manifest import Manifest
 from qa.normalize import normalize
 from qa.records import Article, Carrier, Filters, Hit
-from qa.stores import open_store
-from qa.stores.base import Store, StoreClosedError, StoredPassage
+from qa.stores import build_args, locate, open_store
+from qa.stores.base import Ranking, Store, StoreClosedError, StoredPassage
 from qa.stores.filters import date_bounds, published_timestamp
 
 __all__ = ["MAX_QUESTION_CHARS", "MAX_TOP_K", "MODES", "Retriever", "check_k", "check_question"]
@@ -87,15 +87,9 @@ class Retriever:
         """
         settings = settings if settings is not None else Settings()
         kind = store if store is not None else settings.store
-        if kind == "milvus":
-            if not uri:
-                raise SettingsError("the milvus store needs a URI: --uri ./news.db (Milvus Lite) or --uri http://host:19530")
-            opened = open_store(kind, uri, verify=verify, token=token, collection=collection)
-        else:
-            opened = open_store(kind, path, verify=verify)
+        opened = open_store(kind, locate(kind, path, uri), verify=verify, token=token, collection=collection)
         try:
-            where = str(path) if opened.name == "faiss" else opened.location
-            embedder = _check_model(opened, where, _build_args(opened, Path(path)), model, chunk_tokens, embedder)
+            embedder = _check_model(opened, opened.location, build_args(opened), model, chunk_tokens, embedder)
         except BaseException:
             opened.close()
             raise
@@ -229,16 +223,6 @@ class Retriever:
         similarity = self._store.vectors([p.row for p in stored]) @ vector if stored else np.zeros(0)
         candidates = [(p, scores[p.row], float(sim)) for p, sim in zip(stored, similarity)]
         return _group_wire_copies(candidates)
-
-
-def _build_args(store: Store, out: Path) -> str:
-    """The `qa build` options that write the store's index again."""
-    target = getattr(store, "target", None)
-    if target is None:
-        return f"--out {out}"
-    from qa.stores.milvus import safe_uri
-
-    return f"--store {store.name} --uri {safe_uri(target.uri)} --collection {target.collection}"
 
 
 def _check_model(store: Store, out: str, args: str, model: str | None, chunk_tokens: int | None,

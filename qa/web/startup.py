@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 import qa
+from qa import stores
 from qa.config import Settings
 from qa.errors import IndexMissingError
 from qa.ingest import iter_source_files
@@ -36,6 +37,21 @@ def default_log_file() -> Path:
     return models_root().parent / "logs" / "app.log"
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever `sys.stderr` is when a line is logged (a test's capture, a redirected stream)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
 class _ConsoleFilter(logging.Filter):
     """Our steps (INFO of STEP_LOGGERS), our warnings, and any library's errors; not the libraries' chatter."""
 
@@ -56,8 +72,11 @@ def configure_logging(*, debug: bool = False, log_file: Path | None = None) -> P
     """
     path = log_file or default_log_file()
     root = logging.getLogger()
+    for handler in [h for h in root.handlers if getattr(h, "_qa_configured", False)]:
+        root.removeHandler(handler)  # configured again (a second main() in one process): replace, not add
+        handler.close()
     root.setLevel(logging.DEBUG if debug else logging.INFO)
-    console = logging.StreamHandler(sys.stderr)
+    console: logging.Handler = _Stderr()
     file_handler: logging.Handler | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +92,9 @@ def configure_logging(*, debug: bool = False, log_file: Path | None = None) -> P
         console.setFormatter(logging.Formatter("qa: %(message)s"))
         console.addFilter(_ConsoleFilter())
     root.addHandler(console)
+    for handler in (console, file_handler):
+        if handler is not None:
+            handler._qa_configured = True  # type: ignore[attr-defined]
     logging.captureWarnings(True)
     if not debug:
         # transformers draws a "Loading weights" bar straight to the terminal; read before it is first imported.
@@ -113,8 +135,9 @@ def open_engine(index: Path, seeds: Path, *, build: str = "auto", slots: int = 1
     `store_options` (store, uri, token, collection) serve a Milvus index: a moved alias is served the same way.
     """
     options = dict(store_options or {})
-    live_options = _live_options(options)
+    live_options: dict[str, Any] = {}
     try:
+        live_options = _live_options(index, options)
         retriever = load_or_build(index, seeds, build, store_options=options)
     except qa.QAError as exc:
         logger.error("the index cannot be used: %s", exc)
@@ -122,21 +145,19 @@ def open_engine(index: Path, seeds: Path, *, build: str = "auto", slots: int = 1
     return Engine(retriever, slots=slots, backlog=backlog, index=index, **_live(retriever, None, live_options))
 
 
-def _live_options(options: dict[str, str | None]) -> dict[str, Any]:
-    """For a Milvus index: what watches its alias, loads a version, and names it on the health page."""
-    if options.get("store") != "milvus" or not options.get("uri"):
+def _live_options(index: Path, options: dict[str, str | None]) -> dict[str, Any]:
+    """For a store on a server: what watches its published version, loads a version, and names it on the health page."""
+    kind = options.get("store") or Settings.store
+    watch = stores.watch(kind, stores.locate(kind, index, options.get("uri")), **options)
+    if watch is None:
         return {}
-    from qa.stores.milvus import DEFAULT_COLLECTION, AliasWatch, MilvusTarget, safe_uri
-
-    target = MilvusTarget(str(options["uri"]), options.get("collection") or DEFAULT_COLLECTION, options.get("token") or "")
 
     def load(_folder: Path | None, embedder: object | None) -> qa.Retriever:
         if embedder is None:
-            return qa.Retriever.load(**options)
-        return qa.Retriever.load(embedder=embedder, **options)  # type: ignore[arg-type]
+            return qa.Retriever.load(index, **options)
+        return qa.Retriever.load(index, embedder=embedder, **options)  # type: ignore[arg-type]
 
-    info = {"store": "milvus", "index": target.where, "uri": safe_uri(target.uri), "collection": target.collection}
-    return {"published": AliasWatch(target), "load": load, "store_info": info}
+    return {"published": watch.published, "load": load, "store_info": dict(watch.info)}
 
 
 def _live(retriever: qa.Retriever | None, problem: str | None, options: dict[str, Any]) -> dict[str, Any]:
@@ -154,7 +175,7 @@ def load_or_build(index: Path, seeds: Path, build: str, *, out: TextIO | None = 
     """
     out = out if out is not None else sys.stderr
     options: dict[str, Any] = dict(store_options or {})
-    where = options.get("uri") or index
+    where = stores.locate(options.get("store") or Settings.store, index, options.get("uri"))
     retriever = None
     reason = "--build always"
     if build != "always":
