@@ -7,7 +7,19 @@ import datetime as dt
 import pytest
 
 from qa.errors import DateError, QAError
-from qa.text.dates import EXACT, RANGE, UNRESOLVED, WEEKDAY, YEAR, find_dates, find_dates_batch, published_date
+from qa.text.dates import (
+    EXACT,
+    RANGE,
+    UNRESOLVED,
+    WEEKDAY,
+    YEAR,
+    find_dates,
+    find_dates_batch,
+    format_date,
+    format_range,
+    format_time,
+    published_date,
+)
 
 D = dt.date
 
@@ -177,3 +189,20 @@ def test_hand_dated_ant_sample_meets_its_targets():
         resolved = [r for r in readings if r is not None]
         assert sum(resolved) / len(resolved) >= 0.95, half
         assert len(resolved) / len(items) >= 0.85, half
+
+
+def test_formats_for_people():
+    tuesday = only("أعلن ترامب الثلاثاء", "2018-05-09")
+    assert format_time(tuesday, "ar") == "الثلاثاء 8 مايو 2018"
+    assert format_time(tuesday, "en") == "Tuesday 8 May 2018"
+    assert format_time(tuesday, "fr", weekday=False) == "8 mai 2018"
+    assert format_time(only("الأسبوع الماضي", "2018-05-09"), "en") == "30 April – 6 May 2018"
+    assert format_time(only("وقال أمس", None), "ar") is None
+    assert format_date(D(2018, 5, 15), "ar") == "15 مايو 2018"
+    assert format_range(D(2018, 5, 8), D(2018, 5, 15), "ar") == "8–15 مايو 2018"
+    assert format_range(D(2013, 1, 1), D(2015, 12, 31), "en") == "2013–2015"
+    assert format_range(D(2017, 12, 28), D(2018, 1, 3), "fr") == "28 décembre 2017 – 3 janvier 2018"
+    with pytest.raises(DateError, match="valid: ar, en, fr"):
+        format_date(D(2018, 5, 15), "de")
+    with pytest.raises(DateError, match="before it starts"):
+        format_range(D(2018, 5, 15), D(2018, 5, 8), "en")

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from qa.errors import DateError, QAError
-from qa.text.when import QuestionTime, question_time, question_times, reference_date
+from qa.text.when import QuestionTime, newest_day, question_time, question_times, reference_date
 
 D = dt.date
 NOW = "2018-05-15"
@@ -86,6 +86,14 @@ def test_impossible_dates_are_errors(question):
     assert isinstance(caught.value, QAError)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["هل انخفض التضخم من 15 إلى 10 بالمئة؟", "هل تراجع عدد السكان من 2000 إلى 1900 نسمة؟", "Did unemployment fall from 12 to 9 percent?"],
+)
+def test_numbers_that_are_not_dates_are_not_errors(question):
+    assert not question_time(question, NOW).filtered
+
+
 @pytest.mark.parametrize("now", ["yesterday", "2018-15-01", "", None, 20180515])
 def test_malformed_now(now):
     with pytest.raises(DateError, match="is not a date"):
@@ -104,3 +112,10 @@ def test_label_language_and_batch():
     assert [f.label for f in found] == ["articles 14 mai 2018", "articles 14 mai 2018"]
     with pytest.raises(DateError, match="valid: ar, en, fr"):
         question_times(["أمس"], NOW, language="de")
+
+
+def test_newest_day_is_the_default_reference():
+    assert newest_day(["2018-05-08T10:00:00+00:00", None, "2018-05-20", ""]) == D(2018, 5, 20)
+    assert newest_day([None, ""]) is None
+    with pytest.raises(DateError, match="'soon' is not a date"):
+        newest_day(["2018-05-08", "soon"])

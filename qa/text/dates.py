@@ -163,6 +163,11 @@ _NAME_BEFORE = re.compile(_fold(
     r"|رؤية|رؤيه|إكسبو|اكسبو|حرب|ثورة|انتفاضة|vision|expo)\s*(?:لعام|للعام|عام|العام|في\s+\S+)?\s*$"),
     re.IGNORECASE)
 
+_COUNTED = re.compile(_fold(
+    r"(?:\s*(?:إلى|الى|و|حتى|to|and|à|-|–)\s*[\d.,]+)?\s*(?:[وف]?(?:شخص|أشخاص|نسمة|دولار|يورو|جنيه|ريال|درهم|دينار|ليرة|برميل|طن|كيلو|متر|ميل|قتيل|جريح|مهاجر|لاجئ|"
+    r"جندي|عنصر|مقاتل|طفل|امرأة|مواطن|منزل|صاروخ|سيارة|مليون|مليار|ألف|بالمئة|بالمائة|في\s+المئة|نقطة|حالة|"
+    r"people|dollars|euros|percent|per\s+cent|personnes|habitants|morts)\w*|%)"), re.IGNORECASE)
+
 _PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     # 2018-05-14, 14/5/2018, 14.05.2018
     ("iso", _rx(rf"{_B}(?P<y>{_Y})-(?P<m>0?[1-9]|1[0-2])-(?P<d>{_DAY}){_E}")),
@@ -402,6 +407,8 @@ def _resolve(kind: str, m: re.Match[str], folded: str, anchor: dt.date | None
     if kind in ("year", "yearcomma"):
         if _NAME_BEFORE.search(folded[max(0, m.start("y") - 30):m.start("y")]):
             return None
+        if _COUNTED.match(folded, m.end()) and not re.search(_fold(_YEARWORD), g.get("lead") or ""):
+            return None  # "من 2000 إلى 1900 نسمة": numbers of things, not years
         year = int(g["y"])
         if kind == "yearcomma" and not re.search(r"(?:في|عام|العام|منذ|حتى|in|en)\s*$", folded[max(0, m.start() - 12):m.start()]):
             return None
@@ -624,6 +631,20 @@ def format_range(since: dt.date, until: dt.date, language: str) -> str:
     return f"{format_date(since, language)} – {format_date(until, language)}"
 
 
+def format_time(found: TimeExpression, language: str, *, weekday: bool = True) -> str | None:
+    """What an expression resolved to, for the reader: «الثلاثاء 8 مايو 2018», "30 April – 6 May 2018";
+    None when it is `UNRESOLVED` (show its own words instead).
+
+    Raises:
+        DateError: `language` is not one of `LANGUAGES`.
+    """
+    if found.since is None or found.until is None:
+        return None
+    if found.since == found.until:
+        return format_date(found.since, language, weekday=weekday)
+    return format_range(found.since, found.until, language)
+
+
 def format_published(published: str | None, language: str) -> str:
     """An article's `published` for a page or a terminal: «15 مايو 2018»; "" when undated.
 
@@ -640,8 +661,12 @@ def format_published(published: str | None, language: str) -> str:
 # -- what a question cannot mean -----------------------------------------------------------
 
 _DAY_MONTH_ANY = _rx(rf"{_B}(?P<d>\d{{1,2}})\s*(?:من\s+|of\s+)?(?P<mon>{_M})(?:\s*,?\s*(?:عام|العام)?\s*(?P<y>{_Y}))?{_E}")
-_SPAN_ANY = _rx(
-    rf"{_B}[وف]?(?:بين|من|فيما\s+بين|between|from|du|entre)\s+(?:{_YEARWORD}\s*)?(?P<a>\d{{1,4}})\s*(?:و|-|–|إلى|الى|حتى|and|to|au|et)\s*(?:{_YEARWORD}\s*)?(?P<b>\d{{1,4}}){_E}")
+# "بين 15 و1 مايو" (days before a month), "بين عامي 2015 و2013" (years after a year word, or ending the clause);
+# "من 15 إلى 10 بالمئة" is not a date.
+_SPAN_DAYS = _rx(
+    rf"{_B}[وف]?(?:بين|من|فيما\s+بين|between|from|du|entre)\s+(?:ال|الـ\s*)?(?P<a>{_DAY})\s*(?:و|-|–|إلى|الى|حتى|and|to|au|et)\s*(?:ال|الـ\s*)?(?P<b>{_DAY})\s*(?:من\s+)?(?:شهر\s+)?(?:{_M}){_E}")
+_SPAN_YEARS = _rx(
+    rf"{_B}[وف]?(?:بين|من|فيما\s+بين|between|from|entre|de)\s+(?:(?P<word>{_YEARWORD})\s*)?(?P<a>{_Y})\s*(?:و|-|–|إلى|الى|حتى|and|to|à|et)\s*(?:{_YEARWORD}\s*)?(?P<b>{_Y})(?P<end>\s*(?:[؟?.,،!:;)]|$))?{_E}")
 
 
 def find_invalid_dates(text: str) -> list[str]:
@@ -655,8 +680,10 @@ def find_invalid_dates(text: str) -> list[str]:
         year = int(m.group("y")) if m.group("y") else 2000  # a leap year: 29 February stands without one
         if _safe_date(year, _month_of(m.group("mon")), int(m.group("d"))) is None:
             bad.append(text[m.start():m.end()])
-    for m in _SPAN_ANY.finditer(folded):
-        a, b = int(m.group("a")), int(m.group("b"))
-        if (a <= 31 and b <= 31 or a >= 1800 and b >= 1800) and b < a:
+    for m in _SPAN_DAYS.finditer(folded):
+        if int(m.group("b")) < int(m.group("a")):
+            bad.append(text[m.start():m.end()])
+    for m in _SPAN_YEARS.finditer(folded):
+        if (m.group("word") or m.group("end") is not None) and int(m.group("b")) < int(m.group("a")):
             bad.append(text[m.start():m.end()])
     return bad

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from qa.errors import DateError
@@ -106,6 +106,18 @@ def reference_date(now: dt.date | dt.datetime | str, *, today: dt.date | None = 
     if day > limit:
         raise DateError(f"now {day.isoformat()} is in the future (today is {limit.isoformat()}); give a past or present day")
     return day
+
+
+def newest_day(published: Iterable[str | None]) -> dt.date | None:
+    """The newest publication day among articles' `published` values: the default reference of a question.
+
+    Undated articles are skipped; None when no article is dated.
+
+    Raises:
+        DateError: a value is present but is not a date (see `qa.text.dates.published_date`).
+    """
+    days = [day for day in map(published_date, published) if day is not None]
+    return max(days, default=None)
 
 
 def question_times(questions: Sequence[str], now: dt.date | dt.datetime | str, *, language: str | None = None,
