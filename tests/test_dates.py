@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import json
+from pathlib import Path
 
 import pytest
 
 from qa.errors import DateError, QAError
 from qa.text.dates import (
+    CERTAINTIES,
     EXACT,
     RANGE,
     UNRESOLVED,
@@ -173,9 +177,6 @@ def test_spans_are_spans_of_the_text():
 
 
 def test_hand_dated_ant_sample_meets_its_targets():
-    import json
-    from pathlib import Path
-
     data = json.loads((Path(__file__).parent.parent / "benchmarks" / "data" / "dates-labelled.json").read_text(encoding="utf-8"))
     assert len(data["items"]) == 300
     for half in ("tune", "heldout"):
@@ -206,3 +207,29 @@ def test_formats_for_people():
         format_date(D(2018, 5, 15), "de")
     with pytest.raises(DateError, match="before it starts"):
         format_range(D(2018, 5, 15), D(2018, 5, 8), "en")
+
+
+ANT = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "news" / "ant-multisource.jsonl.gz"
+
+
+@pytest.mark.skipif(not ANT.exists(), reason="needs ../shared/data/news/ant-multisource.jsonl.gz")
+def test_real_ant_articles_of_the_iran_deal_withdrawal():
+    # Trump announced the withdrawal on Tuesday 8 May 2018; the articles say «الثلاثاء».
+    wanted = {"CN-internationalNews-327-20180508", "CN-middleEast-844-20180508", "BB-middleEast-467-20180508",
+              "BB-internationalNews-477-20180508", "CN-economy-103-20180508"}
+    articles = {}
+    with gzip.open(ANT, "rt", encoding="utf-8") as lines:
+        for line in lines:
+            if '"2018-05-08' in line:
+                row = json.loads(line)
+                if row["id"] in wanted:
+                    articles[row["id"]] = row
+    assert set(articles) == wanted
+    for row in articles.values():
+        first = row["text"].split("\n")[0]
+        tuesdays = [f for f in find_dates(first, row["published"]) if "الثلاثاء" in f.text]
+        assert tuesdays and all(f.since == D(2018, 5, 8) for f in tuesdays), (row["id"], tuesdays)
+    # the whole body of one article: every expression is a span of it and resolves or says why not
+    body = articles["CN-middleEast-844-20180508"]["text"]
+    for found in find_dates(body, articles["CN-middleEast-844-20180508"]["published"]):
+        assert body[found.start:found.end] == found.text and found.certainty in CERTAINTIES

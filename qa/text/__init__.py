@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from qa.text.dates import TimeExpression, find_dates, find_dates_batch, format_date, format_published, format_range
+from qa.text.dates import (
+    TimeExpression,
+    find_dates,
+    find_dates_batch,
+    format_date,
+    format_published,
+    format_range,
+    format_time,
+    published_date,
+)
 from qa.text.language import (
     CONTEXT_TURNS,
     CONTEXT_WORDS,
@@ -13,7 +22,7 @@ from qa.text.language import (
     script_of,
     text_direction,
 )
-from qa.text.when import QuestionTime, question_time, question_times
+from qa.text.when import QuestionTime, newest_day, question_time, question_times, reference_date
 from qa.text.words import (
     INDEX_STEMMERS,
     INDEX_STOPWORDS,
@@ -43,12 +52,16 @@ __all__ = [
     "format_date",
     "format_published",
     "format_range",
+    "format_time",
     "index_stem",
     "is_arabic",
     "is_index_stopword",
     "match_keys",
+    "newest_day",
+    "published_date",
     "question_time",
     "question_times",
+    "reference_date",
     "question_type",
     "resolve_followup",
     "script_of",
