@@ -199,6 +199,13 @@ class Spool:
         self.entry(source)
         return "new" if old is None else "changed"
 
+    def count(self, source: str) -> int:
+        """How many articles `source` has in the spool."""
+        return len(self._articles.get(source, {}))
+
+    def ids(self, source: str) -> set[str]:
+        return set(self._articles.get(source, {}))
+
     def clear(self, source: str) -> None:
         """Forget the articles of `source` (before reading a file source again whole)."""
         for record in self._articles.pop(source, {}).values():
@@ -260,7 +267,8 @@ class Collector:
         spool: where the articles go.
         fmt: one of FORMATS; "auto" tells a source's kind by its URL's Content-Type, its content and its suffix.
         columns: for CSV/TSV/Parquet, the `--columns` mapping (`title=headline,text=body`).
-        fetcher: the HTTP client (one per round, so its time budget covers the round).
+
+    `prepare` and `collect` take the HTTP client: one per round, so its time budget covers the round.
     """
 
     def __init__(self, spool: Spool, *, fmt: str = "auto", columns: str | Mapping[str, str] | None = None) -> None:
@@ -322,7 +330,7 @@ class Collector:
         else:
             raise InputError(f"{source}: a {kind} file is read from disk, not from a URL; download it first")
         entry["kind"] = kind
-        entry["articles"] = len(self.spool._articles.get(source, {}))
+        entry["articles"] = self.spool.count(source)
         # A round that left items out asks for the whole feed again next time, so they are retried.
         entry["retry"] = bool(report.failed)
         self._remember(entry, fetched, digest)
@@ -384,7 +392,7 @@ class Collector:
         stamp = [[str(f), f.stat().st_size, f.stat().st_mtime_ns] for f in files]
         if stamp == entry.get("stamp") and not entry.get("retry"):
             return SourceReport(source, unchanged=int(entry.get("articles", 0)))
-        known = {r["id"] for r in self.spool._articles.get(source, {}).values()}
+        known = self.spool.ids(source)
         new = duplicates = 0
         failed: list[Skipped] = []
         feed_reports: list[SourceReport] = []
@@ -408,7 +416,7 @@ class Collector:
         for report in feed_reports:
             new, duplicates = new + report.new, duplicates + report.duplicates
             failed.extend(report.failed)
-        total = len(self.spool._articles.get(source, {}))
+        total = self.spool.count(source)
         entry.update(stamp=stamp, articles=total, retry=bool(feed_reports and failed))
         return SourceReport(source, new=new, unchanged=total - new, duplicates=duplicates, failed=tuple(failed))
 
