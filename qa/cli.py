@@ -47,6 +47,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    from qa.web.startup import configure_logging
+
+    # Our warnings here; the libraries' lines (the int8 export's quantizer, TracerWarnings) in the log file, or here with --debug.
+    configure_logging(debug=args.debug)
     try:
         return args.run(args)
     except qa.QAError as exc:
@@ -63,7 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Question answering over news articles, Arabic first.")
     parser.add_argument("--version", action="version", version=f"qa {qa.__version__}")
-    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks, and the libraries' log lines (always in ~/.cache/qa/logs/app.log)")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     index_default = os.environ.get("QA_INDEX", DEFAULT_INDEX_DIR)
 
