@@ -50,7 +50,7 @@ def default_spool(out: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class RoundReport:
-    """One poll round: a report per source, the build it triggered (None when nothing was new), and its cost."""
+    """One poll round: a report per source, the build it ran (None when nothing was new after the first round), and its cost."""
 
     number: int
     sources: tuple[SourceReport, ...]
@@ -105,9 +105,10 @@ class Watcher:
         self._embedder = embedder
         self._store_options = store_options or {}
         self.rounds = 0
+        self._built = False
 
     def poll(self, *, on_source: Callable[[SourceReport], None] | None = None) -> RoundReport:
-        """One round: read every source, then build if anything is new (or no index exists yet)."""
+        """One round: read every source, then build if anything is new (and at the first round, whatever happened)."""
         from qa.build import build_index
         from qa.embed import Embedder
 
@@ -134,11 +135,13 @@ class Watcher:
                         on_source(report)
         build = None
         build_error = None
-        if paths and (any(r.new for r in reports) or not (self.out / "CURRENT").exists()):
+        # The first round always builds (an unchanged corpus makes that a no-op): the index may predate the spool.
+        if paths and (any(r.new for r in reports) or not self._built):
             if self._embedder is None:
                 self._embedder = Embedder.from_settings(self.settings)
             try:
                 build = build_index(paths, self.out, settings=self.settings, embedder=self._embedder, **self._store_options)
+                self._built = True
             except QAError as exc:
                 build_error = str(exc)
                 logger.warning("build failed: %s", exc)
