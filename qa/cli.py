@@ -73,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("serve", help="start the web app (qa serve --help)", add_help=False)
     build = commands.add_parser("build", help="(re)build the index of articles", description="Build or rebuild the index.")
-    build.add_argument("sources", nargs="*", help=f"article files, folders or .jsonl(.gz) files (default: {' '.join(DEFAULT_SOURCES)})")
+    build.add_argument("sources", nargs="*", help=f"article files, folders, .jsonl(.gz) files, feed or page URLs, saved pages and feeds, CSV/TSV/Parquet files (default: {' '.join(DEFAULT_SOURCES)})")
     build.add_argument("--out", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
     build.add_argument("--model", default=os.environ.get("QA_MODEL", Settings.model), help="sentence-transformers model name or folder (default: %(default)s)")
     build.add_argument("--chunk-tokens", type=int, default=Settings.chunk_tokens, help="passage window in model tokens (default: %(default)s)")
