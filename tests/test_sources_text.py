@@ -144,3 +144,16 @@ def test_a_table_without_its_text_column_names_the_columns(tmp_path: Path) -> No
 def test_a_bad_column_mapping_is_refused(spec: str, message: str) -> None:
     with pytest.raises(SettingsError, match=re.escape(message)):
         parse_columns(spec)
+
+
+@pytest.mark.parametrize("raw", [b"", b"<", b"\x00\xff" * 500, b"<html><body>" + bytes(range(256)) * 4 + b"</body>", b"<?xml version='1.0'?><rss>"])
+def test_garbage_is_refused_with_an_input_error(raw: bytes) -> None:
+    with pytest.raises(InputError):
+        extract_page(raw)
+    with pytest.raises(InputError):
+        parse_feed(raw)
+
+
+def test_relative_item_links_resolve_against_the_feeds_url() -> None:
+    raw = b'<rss version="2.0"><channel><title>t</title><item><title>a</title><link>/news/1.html</link></item></channel></rss>'
+    assert parse_feed(raw, url="http://news.test/feeds/rss.xml").items[0].link == "http://news.test/news/1.html"

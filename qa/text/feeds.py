@@ -54,6 +54,8 @@ def parse_feed(raw: bytes, *, url: str | None = None, content_type: str | None =
     except ImportError as exc:
         raise InputError(_INSTALL_HINT) from exc
     headers = {"content-type": content_type} if content_type else {}
+    if url and url.startswith(("http://", "https://")):
+        headers["content-location"] = url  # the base that relative item links resolve against
     parsed = feedparser.parse(raw, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     problem = None
     if parsed.bozo:

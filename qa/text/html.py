@@ -20,6 +20,7 @@ _HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([\w.:-]+)", re.I)
 _META_CHARSET = re.compile(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([\w.:-]+)", re.I)
 _PRESCAN_BYTES = 8192
 _BLANKS = re.compile(r"[ \t\u00a0\u200b\u200e\u200f\ufeff]+")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _SITE_SUFFIX = re.compile(r"\s+[|\u2013\u2014-]\s+[^|\u2013\u2014-]+$")
 # Browsers read a page declared as ISO-8859-1 or ASCII as windows-1252 (the WHATWG encoding standard), and many
 # Arabic servers that say ISO-8859-6 send windows-1256 bytes.
@@ -146,6 +147,8 @@ def extract_page(raw: bytes | str, *, url: str | None = None, content_type: str 
     )
     if document is None or len(_WORDS.findall(document.text or "")) < _MIN_WORDS:
         raise InputError(f"{url or 'page'}: no article text found in the page")
+    if document.text.count("\ufffd") > 0.02 * len(document.text):
+        raise InputError(f"{url or 'page'}: the page's text does not decode as {codec} (nor as any charset tried)")
     title = _clean_title(document.title or "", document.sitename)
     # A layout that puts the headline inside the story's container gives it back as the first paragraph.
     body = "\n".join(line for line in _clean(document.text).split("\n") if line != title)
@@ -206,7 +209,7 @@ def published_time(page: str) -> str | None:
 
 
 def _clean(text: str) -> str:
-    lines = (_BLANKS.sub(" ", line).strip() for line in text.replace("\r", "\n").split("\n"))
+    lines = (_BLANKS.sub(" ", line).strip() for line in _CONTROLS.sub("", text).replace("\r", "\n").split("\n"))
     return "\n".join(line for line in lines if line)
 
 
