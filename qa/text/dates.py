@@ -545,12 +545,45 @@ def find_dates_on(text: str, anchor: dt.date | None) -> list[TimeExpression]:
     return _find(text, anchor)
 
 
+# Every expression holds a digit or one of these words; the patterns run only near them, since
+# running all of them over a whole article costs about ten times more (measured on June 2018 ANT).
+_TRIGGER_WORDS = tuple(sorted({_fold(w).lower() for w in (
+    *_WEEKDAY_NAMES, *_MONTH_NAMES_SAFE, "أمس", "اليوم", "غدا", "الغد", "الليلة", "البارحة", "الأسبوع", "الاسبوع", "الشهر",
+    "العام", "السنة", "today", "yesterday", "tomorrow", "tonight", "night", "hier", "demain", "aujourd", "week", "month",
+    "year", "semaine", "mois", " an ", "année", "half", "quarter")}))
+_DIGITS = re.compile(r"\d+")
+_REACH = 50
+
+
+def _windows(folded: str) -> list[tuple[int, int]]:
+    """Stretches of the text within `_REACH` characters of a digit or a trigger word, merged."""
+    lowered = folded.lower()
+    if len(lowered) != len(folded):
+        return [(0, len(folded))]
+    hits = [m.start() for m in _DIGITS.finditer(folded)]
+    for word in _TRIGGER_WORDS:
+        at = lowered.find(word)
+        while at >= 0:
+            hits.append(at)
+            at = lowered.find(word, at + 1)
+    windows: list[tuple[int, int]] = []
+    for at in sorted(hits):
+        start, end = max(0, at - _REACH), min(len(folded), at + _REACH)
+        if windows and start <= windows[-1][1]:
+            windows[-1] = (windows[-1][0], max(windows[-1][1], end))
+        else:
+            windows.append((start, end))
+    return windows
+
+
 def _find(text: str, anchor: dt.date | None) -> list[TimeExpression]:
     folded = _fold(text)
     candidates: list[tuple[int, int, int, str, re.Match[str]]] = []
+    windows = _windows(folded)
     for order, (kind, pattern) in enumerate(_PATTERNS):
-        for m in pattern.finditer(folded):
-            candidates.append((m.start(), m.end(), order, kind, m))
+        for start, end in windows:
+            for m in pattern.finditer(folded, start, end):
+                candidates.append((m.start(), m.end(), order, kind, m))
     candidates.sort(key=lambda c: (-(c[1] - c[0]), c[2], c[0]))
     taken: list[tuple[int, int]] = []
     found: list[TimeExpression] = []
