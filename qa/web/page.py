@@ -184,6 +184,6 @@ def build_ui(engine: Engine) -> gr.Blocks:
         demo.load(lambda: site_choices(None), None, [sources, shown], api_visibility="private", queue=False)
         gr.api(api_ask, api_name="ask", concurrency_id="engine")
         gr.api(api_search, api_name="search", concurrency_id="engine")
-    demo.queue(default_concurrency_limit=engine.slots, max_size=engine.backlog)
+    demo.queue(default_concurrency_limit=engine.ui_concurrency, max_size=engine.backlog)
     demo.state_session_capacity = STATE_SESSIONS
     return demo

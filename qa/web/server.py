@@ -84,8 +84,8 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
             401, headers={"WWW-Authenticate": 'Basic realm="qa"'},
         )
 
-    # JSON questions wait here for their turn (the engine runs `slots` at once); at most `slots + backlog`
-    # are admitted, the rest are refused at once with 503 and Retry-After.
+    # JSON questions wait here for their turn (the engine runs `slots` at once, the Gradio queue's first);
+    # at most `slots + backlog` are admitted, the rest are refused at once with 503 and Retry-After.
     pool = ThreadPoolExecutor(max_workers=engine.slots, thread_name_prefix="qa-api")
 
     async def handle(request: Request, work: Callable[[Query], dict[str, Any]], *, with_history: bool) -> JSONResponse:
@@ -100,12 +100,12 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
 
     def do_search(query: Query) -> dict[str, Any]:
         started = time.perf_counter()
-        hits = engine.search(query)
+        hits = engine.search(query, lane="api")
         return search_json(query, hits, (time.perf_counter() - started) * 1000)
 
     def do_ask(query: Query) -> dict[str, Any]:
         started = time.perf_counter()
-        answer, _ = engine.ask(query)
+        answer, _ = engine.ask(query, lane="api")
         return answer_json(answer, (time.perf_counter() - started) * 1000)
 
     @app.post("/api/search")
@@ -121,7 +121,7 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
         except Exception as exc:  # noqa: BLE001 - busy
             return failure(exc)
         started = time.perf_counter()
-        events = engine.ask_stream(query)
+        events = engine.ask_stream(query, lane="api")
         loop = asyncio.get_running_loop()
         try:
             first = await loop.run_in_executor(pool, next, events, None)
