@@ -4,6 +4,7 @@
     python benchmarks/bench_dates.py --errors tune        # list the tune half's misses (never the held-out's)
     python benchmarks/bench_dates.py --reader dateparser  # the same figures for dateparser.search_dates
     python benchmarks/bench_dates.py --draw OUT.json      # redraw the unlabelled sample (seed 22)
+    python benchmarks/bench_dates.py --questions          # qa.text.when on the newsroom dev questions
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from qa.text.dates import find_dates, published_date
+from qa.text.when import question_time
 
 HERE = Path(__file__).resolve().parent
 LABELLED = HERE / "data" / "dates-labelled.json"
+DEV = HERE / "data" / "newsroom-dev.json"
 NEWS = HERE.parent.parent / "shared" / "data" / "news" / "ant-multisource.jsonl.gz"
 
 # The trigger words that drew the sample: broader than any reader's rules, so the sample holds
@@ -111,13 +114,48 @@ def score(items: list[dict], reader: Callable[[dict], Reading]) -> dict:
             "resolved_share": round(resolved / len(items), 4) if items else 0.0, "misses": misses}
 
 
+def score_questions(path: Path) -> dict:
+    """Time in the dev questions: the asked span of "dated" ones, the flags of "latest" and "timeline"
+    ones, and no filter on the others (when-questions and unanswerable ones name no date)."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    spans = flags_latest = flags_timeline = no_filter = 0
+    counts = {"dated": 0, "latest": 0, "timeline": 0, "other": 0}
+    false_latest = false_timeline = 0
+    for q in doc["questions"]:
+        found = question_time(q["question"], doc["reference"])
+        kind = q["kind"]
+        if kind == "dated":
+            counts["dated"] += 1
+            spans += ((found.since.isoformat() if found.since else None), (found.until.isoformat() if found.until else None)) == (
+                q["gold"]["since"], q["gold"]["until"])
+        elif kind == "latest":
+            counts["latest"] += 1
+            flags_latest += found.latest
+        elif kind == "timeline":
+            counts["timeline"] += 1
+            flags_timeline += found.timeline
+        else:
+            counts["other"] += 1
+            no_filter += not found.filtered
+        false_latest += found.latest and kind != "latest"
+        false_timeline += found.timeline and kind not in ("timeline", "dated")
+    return {"questions": len(doc["questions"]), "dated_span_right": f"{spans}/{counts['dated']}",
+            "latest_flagged": f"{flags_latest}/{counts['latest']}", "timeline_flagged": f"{flags_timeline}/{counts['timeline']}",
+            "when_and_unanswerable_unfiltered": f"{no_filter}/{counts['other']}",
+            "latest_flag_elsewhere": false_latest, "timeline_flag_on_when_latest_unanswerable": false_timeline}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reader", choices=["qa", "dateparser"], default="qa")
     parser.add_argument("--errors", choices=["tune"], help="print the misses of the tune half")
     parser.add_argument("--draw", type=Path, metavar="OUT", help="write a fresh unlabelled sample and stop")
     parser.add_argument("--count", type=int, default=360, help="candidates to draw (some turn out not to be times)")
+    parser.add_argument("--questions", action="store_true", help="score qa.text.when on benchmarks/data/newsroom-dev.json")
     args = parser.parse_args(argv)
+    if args.questions:
+        print(json.dumps(score_questions(DEV), ensure_ascii=False))
+        return 0
     if args.draw:
         args.draw.write_text(json.dumps(draw(NEWS, args.count), ensure_ascii=False, indent=1), encoding="utf-8")
         return 0

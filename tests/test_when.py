@@ -59,6 +59,8 @@ def test_no_time_words():
         ("ما أحدث الأرقام عن ضحايا غزة؟", True, False),
         ("من يقود المنتخب حاليا؟", True, False),
         ("كم عدد القتلى الآن؟", True, False),
+        ("ما الوضع الحالي في درعا؟", True, False),
+        ("كم بلغ التضخم الشهر الحالي؟", False, False),
         ("What is the latest on the Iran deal?", True, False),
         ("Who is the current prime minister of Iraq?", True, False),
         ("Quelles sont les dernières nouvelles de Gaza ?", True, False),

@@ -51,6 +51,8 @@ _LABEL_UNTIL = {"ar": "مقالات حتى {}", "en": "articles until {}", "fr":
 
 _LATEST = re.compile(
     r"(?<!\w)(?:آخر|اخر|أحدث|احدث|أخير|الأخيرة|الاخيرة|حاليا|حالياً|الآن|الان|حتى\s+الآن|حتى\s+الان|الراهن|الراهنة|مؤخرا|مؤخراً)(?!\w)"
+    # "الوضع الحالي", "الرئيس الحالي", but not "الشهر الحالي" (a time, not the current state)
+    r"|(?<!الشهر\s)(?<!العام\s)(?<!السنة\s)(?<!الأسبوع\s)(?<!الاسبوع\s)(?<!\w)(?:الحالي|الحالية)(?!\w)"
     r"|\b(?:latest|current|currently|now|most\s+recent|recent|recently|so\s+far|as\s+of\s+now)\b"
     r"|\b(?:dernières|derniers|dernière\s+(?:nouvelle|information|situation)|actuel|actuelle|actuellement|maintenant|récent|récentes)\b",
     re.IGNORECASE,
