@@ -173,21 +173,27 @@ def bench_app(args: argparse.Namespace) -> None:
             started = time.perf_counter()
             second = watcher.poll()
             polled = time.perf_counter() - started
-            print(f"app: the next round found {second.new} new items and built in {polled:.1f} s "
-                  f"({second.build.embedded if second.build else 0} passages embedded)", flush=True)
+            build_s = second.build.seconds if second.build else 0.0
+            print(f"app: the next round found {second.new} new items in {polled:.1f} s: reading {polled - build_s:.1f} s, "
+                  f"build {build_s:.1f} s ({second.build.embedded if second.build else 0} passages embedded)", flush=True)
             pending = {f"{site.url}/news/{i}.html": articles[i] for i in range(args.old, args.old + args.new)}
-            answered_at: dict[str, float] = {}
-            deadline = started + 120
-            while pending and time.perf_counter() < deadline:
-                for url, article in list(pending.items()):
+            built = time.perf_counter()
+            cited_at: dict[str, float] = {}
+            found_at: dict[str, float] = {}
+            while len(cited_at) < len(pending) and time.perf_counter() < built + 180:
+                for url, article in pending.items():
+                    if url in cited_at:
+                        continue
                     answer = _ask(port, " ".join(article.title.split()))
-                    cited = {c.get("url") for c in answer.get("citations", [])}
-                    if url in cited:
-                        answered_at[url] = time.perf_counter() - started
-                        del pending[url]
-            within = sum(1 for t in answered_at.values() if t <= 60)
-            print(f"app: {len(answered_at)}/{args.new} new items cited by /api/ask (their title as the question); "
-                  f"{within} within 60 s of the poll's start; the last at {max(answered_at.values(), default=0):.1f} s")
+                    if url in {h.get("url") for h in answer.get("hits", [])}:
+                        found_at.setdefault(url, time.perf_counter() - started)
+                    if url in {c.get("url") for c in answer.get("citations", [])}:
+                        cited_at[url] = time.perf_counter() - started
+            for label, seen in (("cited in the answer", cited_at), ("among its 5 hits", found_at)):
+                within = sum(1 for t in seen.values() if t <= 60)
+                print(f"app: {len(seen)}/{args.new} new items {label} (their title as the question), {within} within 60 s of the "
+                      f"poll's start; the last at {max(seen.values(), default=0):.1f} s after the poll started, "
+                      f"{max(seen.values(), default=0) - (built - started):.1f} s after its build ended", flush=True)
     finally:
         if app is not None:
             app.terminate()
