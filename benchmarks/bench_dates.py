@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     data = json.loads(LABELLED.read_text(encoding="utf-8"))
     reader = read_qa if args.reader == "qa" else dateparser_reader()
-    began = time.perf_counter()
+    began = time.process_time()  # CPU time: a shared machine inflates wall time many times over
     report = {}
     for name, items in (("all", data["items"]), ("tune", [i for i in data["items"] if i["split"] == "tune"]),
                         ("heldout", [i for i in data["items"] if i["split"] == "heldout"]),
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{item['sentence'][max(0, item['trigger_start'] - 60):item['trigger_end'] + 40]!r}", file=sys.stderr)
     false_alarms = sum(1 for item in data["not_time"] if reader(item)[0] is not None)
     report["not_time"] = {"items": len(data["not_time"]), "resolved_anyway": false_alarms}
-    report["ms_per_sentence"] = round(1000 * (time.perf_counter() - began) / (2 * len(data["items"]) + len(data["not_time"])), 3)
+    report["cpu_ms_per_sentence"] = round(1000 * (time.process_time() - began) / (2 * len(data["items"]) + len(data["not_time"])), 3)
     report["reader"] = args.reader
     print(json.dumps(report, ensure_ascii=False))
     return 0
