@@ -180,15 +180,23 @@ def bench_app(args: argparse.Namespace) -> None:
             built = time.perf_counter()
             cited_at: dict[str, float] = {}
             found_at: dict[str, float] = {}
+            latencies: list[float] = []
             while len(cited_at) < len(pending) and time.perf_counter() < built + 180:
                 for url, article in pending.items():
                     if url in cited_at:
                         continue
+                    asked = time.perf_counter()
                     answer = _ask(port, " ".join(article.title.split()))
+                    latencies.append(time.perf_counter() - asked)
                     if url in {h.get("url") for h in answer.get("hits", [])}:
                         found_at.setdefault(url, time.perf_counter() - started)
                     if url in {c.get("url") for c in answer.get("citations", [])}:
                         cited_at[url] = time.perf_counter() - started
+            import statistics
+
+            print(f"app: the first new item was cited {min(cited_at.values(), default=0):.1f} s after the poll started "
+                  f"({min(cited_at.values(), default=0) - (built - started):.1f} s after its build ended); "
+                  f"/api/ask took {statistics.median(latencies or [0]):.2f} s a question (median of {len(latencies)})", flush=True)
             for label, seen in (("cited in the answer", cited_at), ("among its 5 hits", found_at)):
                 within = sum(1 for t in seen.values() if t <= 60)
                 print(f"app: {len(seen)}/{args.new} new items {label} (their title as the question), {within} within 60 s of the "
