@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from qa.chunk import Span, split_sentences
+from qa.chunk import answer_sentences
 from qa.config import ANSWERERS, Settings, check_choice
 from qa.embed import token_alignment
 from qa.errors import SettingsError
 from qa.figures import Reading, disagree, read_figure, site_readings
 from qa.normalize import normalize
+from qa.reader import Reader, best_span, char_span, load_reader, load_scorer, sentence_features, span_probability
 from qa.records import Answer, Citation, Figure, Hit, Short, Turn
 from qa.retrieve import check_question
 from qa.short import MONTHS, short_phrase
@@ -105,31 +106,6 @@ class Encoder(Protocol):
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray: ...
 
     def encode_tokens(self, texts: Sequence[str], *, query: bool) -> Embedded: ...
-
-
-_OPEN_QUOTES = "\u201c\u00ab"
-_CLOSE_QUOTES = "\u201d\u00bb"
-
-
-def answer_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
-    """The sentences of `text[start:end]` as spans of `text`, a quotation kept whole.
-
-    `chunk.split_sentences` ends a sentence at every full stop; a sentence that
-    opens a quotation (`“`, `«`) runs on here until the quotation closes, so an
-    answer never cites half a quote.
-    """
-    spans = split_sentences(text, start, end)
-    merged: list[Span] = []
-    depth = 0
-    for span in spans:
-        piece = text[span.start:span.end]
-        if depth > 0 and merged and "\n" not in text[merged[-1].end:span.start]:
-            merged[-1] = Span(merged[-1].start, span.end)
-        else:
-            merged.append(span)
-            depth = 0
-        depth = max(0, depth + sum(piece.count(q) for q in _OPEN_QUOTES) - sum(piece.count(q) for q in _CLOSE_QUOTES))
-    return merged
 
 
 def _n(words: str) -> frozenset[str]:
@@ -227,8 +203,19 @@ SENTENCES = 5
 # sentence 0.760; with 20 and MIN_SUPPORT_CROSS_SCRIPT refitted: 0.756 (calibration 0.755,
 # held-out 0.758). 20 is about four passages' sentences, where the gain levels off.
 SENTENCES_CROSS_SCRIPT = 20
-# Sentences whose token vectors an answerer keeps (~30 kB each) for questions across scripts.
+# Sentences whose token vectors an answerer keeps (~30 kB each).
 TOKEN_CACHE = 1024
+# With the reader (`qa.reader`, the default), a sentence's score is the probability that it holds the
+# answer, from its reader logit and its retrieval evidence (`qa.reader.Scorer`); the weights and
+# READER_MIN_SUPPORT, READER_MARGIN and READER_SHORT_MIN are fitted by `benchmarks/reader_dev.py --fit
+# --write` on the calibration halves of the dev sets and read from qa/reader/scorer.json (docs/reader.md).
+SCORER = load_scorer()
+READER_MIN_SUPPORT = SCORER.min_support
+READER_MARGIN = SCORER.margin
+READER_SHORT_MIN = SCORER.short_min
+_SHORT_KINDS = {"time": "date", "number": "number", "person": "person", "place": "place"}
+# The hand-set scores' margin (see `ExtractiveAnswerer`).
+HAND_MARGIN = 0.04
 # A sentence shorter than this cannot answer (debris such as a lone quote or a source line).
 MIN_WORDS = 3
 # A further sentence must bring this share of content words the answer does not have yet.
@@ -257,9 +244,22 @@ class _Candidate:
     expected: bool
     cross_script: bool = False
     alignment: float = 0.0
+    # The reader's logit that this sentence answers, and its answer phrase (a span of `text`) with
+    # P(start) * P(end); None where no reader scored it.
+    reader: float | None = None
+    phrase: tuple[int, int] | None = None
+    phrase_probability: float = 0.0
+
+    @property
+    def features(self) -> tuple[float, ...]:
+        """What the fitted scorer weighs, as `qa.reader.SCORER_FEATURES` names them."""
+        return (self.reader or 0.0, self.similarity, self.overlap, float(self.expected), self.hit.similarity,
+                float(self.cross_script), self.alignment)
 
     @property
     def score(self) -> float:
+        if self.reader is not None:
+            return SCORER.score(self.features)
         if not self.cross_script:
             return self.similarity + OVERLAP_WEIGHT * self.overlap + EXPECTED_WEIGHT * self.expected
         similarity = (self.similarity + PASSAGE_WEIGHT_CROSS_SCRIPT * self.hit.similarity) / (1 + PASSAGE_WEIGHT_CROSS_SCRIPT)
@@ -270,14 +270,17 @@ class _Candidate:
 class ExtractiveAnswerer:
     """Answers with sentences copied from the passages, so it cannot state what they do not say.
 
-    The sentences of the top `passages` hits are ranked by their passage's
-    cosine and the terms below; the first `sentences` of them (`sentences_cross_script`
-    for a question in another script than theirs) are scored by the embedding model
-    (cosine of the question's query vector and the sentence's passage vector),
-    plus `OVERLAP_WEIGHT` times the share of the question's content words it
-    contains (each word weighted by how few of the candidate sentences have it),
-    plus `EXPECTED_WEIGHT` if it holds, outside the question's own words, what
-    the question type asks for (a date for `متى`, a number for `كم`, ...).
+    The sentences of the top `passages` hits are ranked by their passage's cosine, the
+    share of the question's words they contain and the expected type (a prefilter: only
+    the first `sentences` of them, `sentences_cross_script` for a question in another script
+    than theirs, are embedded). Each is then read by the trained reader (`qa.reader`, over
+    the token vectors of the pass that embeds it): its score is the reader's probability
+    that it answers, and the reader's best span in it is the short answer when the reader
+    is sure of it (`READER_SHORT_MIN`). With an embedding model the reader was not trained
+    over (or `reader=None`), the hand-set score answers instead: the cosine of question and
+    sentence, plus `OVERLAP_WEIGHT` times the share of the question's content words it
+    contains, plus `EXPECTED_WEIGHT` if it holds what the question type asks for, with
+    short answers from `qa.short`'s rules.
     The best sentence opens the answer; the next best follow while they score
     within `margin` of it, bring new content words and keep the answer within
     `max_words`, up to `max_sentences`. When the best scores under
@@ -288,14 +291,17 @@ class ExtractiveAnswerer:
         passages: how many of the top hits to read.
         max_sentences: the most sentences an answer holds.
         max_words: no sentence is added past this many words (the first always is).
-        margin: how far under the best sentence's score another may be and still be added.
+        margin: how far under the best sentence's score another may be and still be added
+            (None: `READER_MARGIN` with the reader, `HAND_MARGIN` without).
         min_support: the best sentence's score under which the answer abstains
-            (default `MIN_SUPPORT`, calibrated for multilingual-e5-small).
+            (None: `READER_MIN_SUPPORT` with the reader, `MIN_SUPPORT` without).
         cache_size: sentence vectors kept, so passages asked about again are not re-embedded.
         sentences: how many sentences are embedded and scored, the most promising first
             (their passage's cosine, overlap and expected type); None scores every sentence.
         sentences_cross_script: the same for a question written in another script than the
             passages (English or French over Arabic), whose sentences the prefilter can hardly tell apart.
+        reader: "shipped" (the reader in the package, used when the embedder is the model it was
+            trained over), a `qa.reader.Reader`, or None for the hand-set scores.
 
     Raises:
         SettingsError: a setting is out of range.
@@ -308,14 +314,15 @@ class ExtractiveAnswerer:
         passages: int = 5,
         max_sentences: int = 3,
         max_words: int = 80,
-        margin: float = 0.04,
+        margin: float | None = None,
         min_support: float | None = None,
         cache_size: int = 8192,
         sentences: int | None = SENTENCES,
         sentences_cross_script: int | None = SENTENCES_CROSS_SCRIPT,
+        reader: Reader | None | str = "shipped",
     ) -> None:
         for name, value, floor in (("passages", passages, 1), ("max_sentences", max_sentences, 1),
-                                   ("max_words", max_words, 1), ("margin", margin, 0), ("cache_size", cache_size, 0),
+                                   ("max_words", max_words, 1), ("margin", 0 if margin is None else margin, 0), ("cache_size", cache_size, 0),
                                    ("sentences", 1 if sentences is None else sentences, 1),
                                    ("sentences_cross_script", 1 if sentences_cross_script is None else sentences_cross_script, 1)):
             if value < floor:
@@ -324,14 +331,17 @@ class ExtractiveAnswerer:
         self.passages = passages
         self.max_sentences = max_sentences
         self.max_words = max_words
-        self.margin = margin
-        self.min_support = MIN_SUPPORT if min_support is None else min_support
+        if isinstance(reader, str) and reader != "shipped":
+            raise SettingsError(f"reader must be a Reader, None or \"shipped\", got {reader!r}")
+        self._reader = reader
+        self._margin = margin
+        self._min_support = min_support
         self.sentences = sentences
         self.sentences_cross_script = sentences_cross_script
         self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._cache_size = cache_size
         # Token vectors weigh ~40 times a sentence vector: fewer are kept (float16).
-        self._tokens: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._tokens: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self._tokens_size = min(cache_size, TOKEN_CACHE)
         # One answerer serves every request of an app; its cache must survive concurrent calls.
         self._lock = threading.Lock()
@@ -358,12 +368,12 @@ class ExtractiveAnswerer:
         if not candidates or candidates[0].score < self.min_support:
             return Answer(
                 question=question, text=ABSTENTION.get(language, ABSTENTION["en"]), citations=(), hits=tuple(hits),
-                abstained=True, language=language, search_query=question,
+                abstained=True, language=language, search_query=question, reader=self.reader_name,
             )
         chosen = self._compose(candidates)
         figures = self._figures(question, candidates)
         chosen += [candidate for candidate, _ in figures if all(candidate is not c for c in chosen)]
-        return _cited(question, chosen, hits, language, figures)
+        return replace(_cited(question, chosen, hits, language, figures), reader=self.reader_name)
 
     def _figures(self, question: str, candidates: list[_Candidate]) -> list[tuple[_Candidate, Reading]]:
         """For a how-many question, each outlet's best sentence and its figure, when the outlets disagree; else none."""
@@ -420,40 +430,111 @@ class ExtractiveAnswerer:
         across = 2 * sum(cross_script for *_, cross_script in features) > len(features)
         budget = self.sentences_cross_script if across else self.sentences
         kept = sorted(order[:budget]) if budget else list(range(len(found)))
-        similarities, alignments = self._similarities(question, [found[i][3] for i in kept], aligned=across)
+        reader = self.reader
+        sentences = [found[i][3] for i in kept]
+        similarities, alignments, encoded = self._similarities(question, sentences, tokens=across or reader is not None,
+                                                               aligned=across)
+        readings = self._read(reader, question, sentences, similarities, encoded) if reader is not None else [None] * len(kept)
         candidates = []
-        for i, similarity, alignment in zip(kept, similarities, alignments):
+        for i, similarity, alignment, reading in zip(kept, similarities, alignments, readings):
             hit, start, end, text, words = found[i]
+            extra: dict[str, Any] = {}
+            if reading is not None:
+                extra = {"reader": reading[0], "phrase": reading[1], "phrase_probability": reading[2]}
             candidates.append(
-                _Candidate(hit, start, end, text, tuple(words), float(similarity), *features[i], alignment=float(alignment))
+                _Candidate(hit, start, end, text, tuple(words), float(similarity), *features[i],
+                           alignment=float(alignment) if across else 0.0, **extra)
             )
         candidates.sort(key=lambda c: -c.score)
         return candidates
 
-    def _similarities(self, question: str, sentences: list[str], *, aligned: bool = False) -> tuple[np.ndarray, np.ndarray]:
-        """Each sentence's cosine with the question and, when `aligned`, its token alignment (else zeros).
+    @property
+    def reader(self) -> Reader | None:
+        """The reader that scores sentences, or None for the hand-set scores.
+
+        The shipped reader (loaded on first use) reads the token vectors of the model it was trained
+        over only: with another embedding model (`--model PATH`) the hand-set scores answer.
+        """
+        if self._reader == "shipped":
+            reader = shipped_reader()
+            self._reader = reader if getattr(self.embedder, "fingerprint", None) == reader.encoder else None
+        return self._reader  # type: ignore[return-value]
+
+    @property
+    def margin(self) -> float:
+        """How far under the best sentence's score another may be and still be added (None: the scorer's default)."""
+        if self._margin is not None:
+            return self._margin
+        return READER_MARGIN if self.reader is not None else HAND_MARGIN
+
+    @margin.setter
+    def margin(self, value: float | None) -> None:
+        self._margin = value
+
+    @property
+    def min_support(self) -> float:
+        """The best sentence's score under which the answer abstains (None: the scorer's default)."""
+        if self._min_support is not None:
+            return self._min_support
+        return READER_MIN_SUPPORT if self.reader is not None else MIN_SUPPORT
+
+    @min_support.setter
+    def min_support(self, value: float | None) -> None:
+        self._min_support = value
+
+    @property
+    def reader_name(self) -> str:
+        """What scored the sentences: the reader's file and sha256 prefix, or "hand-set scores"."""
+        reader = self.reader
+        return reader.name if reader is not None else "hand-set scores"
+
+    def _read(self, reader: Reader, question: str, sentences: list[str], similarities: np.ndarray,
+              encoded: list[tuple[np.ndarray, np.ndarray]]) -> list[tuple[float, tuple[int, int] | None, float]]:
+        """Each sentence's reader logit and its best answer phrase (a span of the sentence) with that phrase's probability."""
+        asked = self._question_tokens(question)
+        readings = reader.read(asked, [tokens.astype(np.float32) for tokens, _ in encoded], sentence_features(similarities))
+        found = []
+        for sentence, (_, offsets), reading in zip(sentences, encoded, readings):
+            span = best_span(reading.start, reading.end)
+            phrase = char_span(sentence, offsets, span) if span is not None else None
+            probability = span_probability(reading.start, reading.end, span) if span is not None else 0.0
+            found.append((reading.answer, phrase if phrase and phrase[1] > phrase[0] else None, probability))
+        return found
+
+    def _question_tokens(self, question: str) -> np.ndarray:
+        # The embedder remembers a single question's tokens from the pass that retrieved with it.
+        return self.embedder.encode_tokens([question], query=True).tokens[0]
+
+    def _similarities(self, question: str, sentences: list[str], *, tokens: bool = False, aligned: bool = False
+                      ) -> tuple[np.ndarray, np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+        """Each sentence's cosine with the question, its token alignment when `aligned` (else zeros),
+        and its token vectors with their offsets when `tokens` or `aligned` (else none).
 
         Vectors and token vectors come from one pass of the model; both are cached.
         """
+        tokens = tokens or aligned
         with self._lock:
             vectors = {s: self._cache[s] for s in sentences if s in self._cache}
-            tokens = {s: self._tokens[s] for s in sentences if s in self._tokens} if aligned else {}
-        missing = [s for s in dict.fromkeys(sentences) if s not in vectors or aligned and s not in tokens]
-        if missing and aligned:
+            known = {s: self._tokens[s] for s in sentences if s in self._tokens} if tokens else {}
+        missing = [s for s in dict.fromkeys(sentences) if s not in vectors or tokens and s not in known]
+        if missing and tokens:
             embedded = self.embedder.encode_tokens(missing, query=False)
             vectors.update(zip(missing, embedded.vectors))
-            tokens.update((s, t.astype(np.float16)) for s, t in zip(missing, embedded.tokens))
+            # An encoder that locates no token (`Embedded.offsets` left empty) gives the reader no phrase to point at.
+            offsets = embedded.offsets or [np.zeros((len(t), 2), dtype=np.int32) for t in embedded.tokens]
+            known.update((s, (t.astype(np.float16), o)) for s, t, o in zip(missing, embedded.tokens, offsets))
         elif missing:
             vectors.update(zip(missing, self.embedder.encode_passages(missing)))
         with self._lock:
             _remember(self._cache, vectors, self._cache_size)
-            _remember(self._tokens, tokens, self._tokens_size)
+            _remember(self._tokens, known, self._tokens_size)
         similarities = np.stack([vectors[s] for s in sentences]) @ self.embedder.encode_queries([question])[0]
+        found = [known[s] for s in sentences] if tokens else []
         if not aligned:
-            return similarities, np.zeros(len(sentences))
-        asked = self.embedder.encode_tokens([question], query=True).tokens[0]
-        alignments = [token_alignment(asked, tokens[s].astype(np.float32)) for s in sentences]
-        return similarities, np.array(alignments)
+            return similarities, np.zeros(len(sentences)), found
+        asked = self._question_tokens(question)
+        alignments = [token_alignment(asked, t.astype(np.float32)) for t, _ in found]
+        return similarities, np.array(alignments), found
 
     def _compose(self, candidates: list[_Candidate]) -> list[_Candidate]:
         best = candidates[0]
@@ -473,7 +554,7 @@ class ExtractiveAnswerer:
         return chosen
 
 
-def _remember(cache: OrderedDict[str, np.ndarray], found: dict[str, np.ndarray], size: int) -> None:
+def _remember(cache: OrderedDict[str, Any], found: dict[str, Any], size: int) -> None:
     """Put `found` in `cache` as the most recent entries, then drop the oldest past `size`."""
     for key, value in found.items():
         cache[key] = value
@@ -542,6 +623,22 @@ SHORT_SEPARATOR = "—"
 
 
 def _short(question: str, best: _Candidate, citation: Citation) -> Short | None:
+    if best.reader is not None:
+        return _read_short(question, best, citation)
+    return _rule_short(question, best, citation)
+
+
+def _read_short(question: str, best: _Candidate, citation: Citation) -> Short | None:
+    """The reader's answer phrase in the best sentence, for a factoid question, when the reader is sure enough of it."""
+    kind = question_type(question)
+    if best.phrase is None or kind == "other" or best.score * best.phrase_probability < READER_SHORT_MIN:
+        return None
+    start, end = best.phrase
+    return Short(text=best.text[start:end], start=best.start + start, end=best.start + end,
+                 article_id=best.hit.article_id, citation=citation.number, kind=_SHORT_KINDS.get(kind, "other"))
+
+
+def _rule_short(question: str, best: _Candidate, citation: Citation) -> Short | None:
     """The short answer to a factoid question, read from the best sentence, located in its article.
 
     None across scripts (an English or French question over an Arabic sentence): a phrase is
@@ -561,6 +658,17 @@ def _short(question: str, best: _Candidate, citation: Citation) -> Short | None:
 
 
 AnswererFactory = Callable[[Encoder], Answerer]
+
+_shipped: list[Reader] = []
+_shipped_lock = threading.Lock()
+
+
+def shipped_reader() -> Reader:
+    """The reader in the package, loaded once per process after its sha256 is checked."""
+    with _shipped_lock:
+        if not _shipped:
+            _shipped.append(load_reader())
+        return _shipped[0]
 
 
 def _llm(embedder: Encoder) -> Answerer:

@@ -177,3 +177,28 @@ def _cut_points(text: str, unit: Span, pattern: re.Pattern[str], keep_match: boo
         cursor = match.end()
     _append_trimmed(text, cursor, unit.end, spans)
     return spans if len(spans) > 1 else []
+
+
+_OPEN_QUOTES = "\u201c\u00ab"
+_CLOSE_QUOTES = "\u201d\u00bb"
+
+
+def answer_sentences(text: str, start: int = 0, end: int | None = None) -> list[Span]:
+    """The sentences of `text[start:end]` as spans of `text`, a quotation kept whole.
+
+    `chunk.split_sentences` ends a sentence at every full stop; a sentence that
+    opens a quotation (`“`, `«`) runs on here until the quotation closes, so an
+    answer never cites half a quote.
+    """
+    spans = split_sentences(text, start, end)
+    merged: list[Span] = []
+    depth = 0
+    for span in spans:
+        piece = text[span.start:span.end]
+        if depth > 0 and merged and "\n" not in text[merged[-1].end:span.start]:
+            merged[-1] = Span(merged[-1].start, span.end)
+        else:
+            merged.append(span)
+            depth = 0
+        depth = max(0, depth + sum(piece.count(q) for q in _OPEN_QUOTES) - sum(piece.count(q) for q in _CLOSE_QUOTES))
+    return merged

@@ -6,7 +6,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -44,10 +44,12 @@ class Embedded:
     `vectors`: (n, dimension) float32, unit length, as `encode_queries`/`encode_passages` give.
     `tokens`: per text, the last hidden states of its own tokens that hold a letter or a digit
     (no prompt, special token or punctuation), each of unit length: (tokens, dimension) float32.
+    `offsets`: per text, each of those tokens' character span in the text as given: (tokens, 2) int32.
     """
 
     vectors: np.ndarray
     tokens: list[np.ndarray]
+    offsets: list[np.ndarray] = field(default_factory=list)
 
 
 def token_alignment(asked: np.ndarray, tokens: np.ndarray) -> float:
@@ -113,7 +115,7 @@ class Embedder:
         # Two threads asking for the first vectors at once must not load the weights twice;
         # reentrant because loading the model resolves the folder, which is lazy too.
         self._load_lock = threading.RLock()
-        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._queries: OrderedDict[str, Embedded] = OrderedDict()
         self._query_lock = threading.Lock()
 
     @classmethod
@@ -219,23 +221,27 @@ class Embedder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions with the query prompt: (n, dimension) float32, unit length.
 
-        The last `QUERY_CACHE` single questions are remembered: answering a question
-        encodes it for retrieval and again to score sentences, at the cost of one pass.
+        The last `QUERY_CACHE` single questions are remembered with their token vectors:
+        answering a question encodes it for retrieval, then reads its tokens against the
+        candidate sentences (`encode_tokens`), at the cost of one pass.
         """
         batch = _text_list(texts)
         if len(batch) != 1:
             return self._encode(batch, query=True)
+        return self._query(batch[0]).vectors.copy()
+
+    def _query(self, text: str) -> Embedded:
         with self._query_lock:
-            known = self._queries.get(batch[0])
+            known = self._queries.get(text)
             if known is not None:
-                self._queries.move_to_end(batch[0])
-                return known.copy()[None, :]
-        vector = self._encode(batch, query=True)
+                self._queries.move_to_end(text)
+                return known
+        found = self._encode_tokens([text], query=True)
         with self._query_lock:
-            self._queries[batch[0]] = vector[0].copy()
+            self._queries[text] = found
             while len(self._queries) > QUERY_CACHE:
                 self._queries.popitem(last=False)
-        return vector
+        return found
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages with the passage prompt: (n, dimension) float32, unit length."""
@@ -249,8 +255,13 @@ class Embedder:
         `qa.answer.ALIGNMENT_WEIGHT`), at no extra pass of the model.
         """
         batch = _text_list(texts)
+        if query and len(batch) == 1:
+            return self._query(batch[0])
+        return self._encode_tokens(batch, query=query)
+
+    def _encode_tokens(self, batch: list[str], *, query: bool) -> Embedded:
         if not batch:
-            return Embedded(np.zeros((0, self.dimension), dtype=np.float32), [])
+            return Embedded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
         prompt = self.query_prompt if query else self.passage_prompt
         texts, encodings = self._tokenize(batch, prompt)
         if self.precision == "int8":
@@ -262,12 +273,15 @@ class Embedder:
         # none, the prompt's lie before the text), the same tokens the model ran on.
         begin = len(prompt.rstrip())
         tokens = []
+        offsets = []
         for text, encoding, (_, states) in zip(texts, encodings, found):
             # The last row is the closing special token, also where a long text was cut.
             rows = [i for i, (start, end) in enumerate(encoding.offsets[: len(states) - 1])
                     if start >= begin and end > start and any(ch.isalnum() for ch in text[start:end])]
             tokens.append(_unit(np.asarray(states, dtype=np.float32)[rows]))
-        return Embedded(_unit(np.stack([vector for vector, _ in found]).astype(np.float32)), tokens)
+            spans = np.asarray([encoding.offsets[i] for i in rows], dtype=np.int32).reshape(-1, 2) - len(prompt)
+            offsets.append(np.maximum(spans, 0))
+        return Embedded(_unit(np.stack([vector for vector, _ in found]).astype(np.float32)), tokens, offsets)
 
     def describe(self) -> dict[str, Any]:
         """What an index manifest records to refuse vectors from another model or setup."""

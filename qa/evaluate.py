@@ -406,6 +406,9 @@ class AnswerEvalResult:
     short_f1: float | None = None
     short_right: float | None = None
     short_shown_other: float = 0.0
+    # The same exact match and F1 over every factoid question, a question given no short answer scoring 0.
+    short_exact_all: float = 0.0
+    short_f1_all: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -565,6 +568,8 @@ def _short_figures(graded: Sequence[_Graded]) -> dict[str, Any]:
         "short_f1": sum(g.short_f1 for g in shown) / len(shown) if shown else None,
         "short_right": sum(g.short_f1 >= RIGHT_F1 for g in shown) / len(shown) if shown else None,
         "short_shown_other": sum(g.short for g in others) / len(others) if others else 0.0,
+        "short_exact_all": sum(g.short_exact for g in shown) / len(factoid) if factoid else 0.0,
+        "short_f1_all": sum(g.short_f1 for g in shown) / len(factoid) if factoid else 0.0,
     }
 
 

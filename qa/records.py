@@ -179,6 +179,9 @@ class Answer:
     # and, for a how-many question whose top passages' outlets give different numbers, each outlet's figure.
     short: Short | None = None
     figures: tuple[Figure, ...] = ()
+    # What scored the sentences of an extractive answer: the trained reader's name (file and sha256
+    # prefix, as `qa.reader.load_reader` gives it) or "hand-set scores"; empty where nothing scored.
+    reader: str = ""
 
 
 @dataclass(frozen=True)

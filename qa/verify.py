@@ -108,7 +108,7 @@ class Verifier:
 
     def verify(self, claims: Sequence[Claim], passages: Sequence[Hit]) -> list[Verdict]:
         """A verdict for each claim, in order; `passages[n - 1]` is the passage a claim's `[n]` cites."""
-        from qa.answer import answer_sentences
+        from qa.chunk import answer_sentences
         from qa.llm.prompt import looks_like_instruction
 
         units: dict[int, list[_Unit]] = {}

@@ -51,7 +51,7 @@ def looks_like_instruction(sentence: str) -> bool:
 
 def neutralize(text: str) -> str:
     """An article's text as the model is shown it: instruction-like sentences replaced, the prompt's delimiters removed."""
-    from qa.answer import answer_sentences
+    from qa.chunk import answer_sentences
 
     pieces = []
     last = 0

@@ -23,6 +23,7 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, Any]:
         "search_query": answer.search_query,
         "citations": [asdict(c) for c in answer.citations],
         "answerer": answer.answerer,
+        "reader": answer.reader,
         "note": answer.note,
         "removed": [asdict(r) for r in answer.removed],
         "short": asdict(answer.short) if answer.short is not None else None,
