@@ -77,8 +77,8 @@ def test_numpy_reading_equals_the_torch_network_it_was_trained_as() -> None:
 
 
 def test_best_span_keeps_order_and_length() -> None:
-    start = np.array([0.0, 5.0, 0.0, 0.0])
-    end = np.array([9.0, 0.0, 0.0, 4.0])
+    start = np.array([-5.0, 5.0, 0.0, 0.0])
+    end = np.array([9.0, 0.0, 1.0, 4.0])
     assert best_span(start, end) == (1, 3)  # end 0 scores more but lies before the start
     assert best_span(start, end, limit=2) == (1, 2)
     assert best_span(np.zeros(0), np.zeros(0)) is None

@@ -149,14 +149,14 @@ def load_reader(path: Path = READER_FILE, sha256: str | None = READER_SHA256) ->
         if found != sha256:
             raise ModelError(f"the reader's weights {path} are damaged (sha256 {found[:12]}…, expected "
                              f"{sha256[:12]}…); restore them: {_RESTORE}")
-    try:
-        from safetensors import safe_open
+    from safetensors import SafetensorError, safe_open
 
+    try:
         with safe_open(str(path), framework="numpy") as handle:
             metadata = handle.metadata() or {}
         config = ReaderConfig(**json.loads(metadata["config"]))
         weights = load_file(str(path))
-    except (KeyError, ValueError, TypeError, OSError) as exc:
+    except (KeyError, ValueError, TypeError, OSError, SafetensorError) as exc:
         raise ModelError(f"{path} is not a reader's weights ({exc}); restore them: {_RESTORE}") from exc
     return Reader(weights, config, name=f"{path.stem}-{sha256_of(path)[:12]}", encoder=metadata.get("encoder", ""))
 
