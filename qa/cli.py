@@ -431,12 +431,15 @@ def _print_short_answers(results: Sequence[Any], *, several: bool) -> None:
     def share(value: float | None) -> str:
         return "-" if value is None else f"{value:.3f}"
 
-    print("\nshort answers of factoid questions (shown: share given one; EM, F1 and right (F1 >= 0.5) over those shown; other: share of the other questions given one)")
-    print(f"{'mode':<8} {'split':<11} {'factoid':>7} {'shown':>6} {'EM':>6} {'F1':>6} {'right':>6} {'other':>6}" + (f" {'answerer':<10}" if several else ""))
+    print("\nshort answers of factoid questions (shown: share given one; EM, F1 and right (F1 >= 0.5) over those shown; "
+          "EM/F1 all: over every factoid question, none shown scoring 0; other: share of the other questions given one)")
+    print(f"{'mode':<8} {'split':<11} {'factoid':>7} {'shown':>6} {'EM':>6} {'F1':>6} {'right':>6} {'EM all':>6} {'F1 all':>6} {'other':>6}"
+          + (f" {'answerer':<10}" if several else ""))
     for r in results:
         print(
             f"{r.mode:<8} {r.split:<11} {r.factoid_questions:>7} {r.short_shown:>6.3f} {share(r.short_exact):>6} "
-            f"{share(r.short_f1):>6} {share(r.short_right):>6} {r.short_shown_other:>6.3f}" + (f" {r.answerer:<10}" if several else "")
+            f"{share(r.short_f1):>6} {share(r.short_right):>6} {r.short_exact_all:>6.3f} {r.short_f1_all:>6.3f} "
+            f"{r.short_shown_other:>6.3f}" + (f" {r.answerer:<10}" if several else "")
         )
 
 
