@@ -28,8 +28,8 @@ WAIT_SECONDS = 60.0
 LANES = ("ui", "api")
 # While both lanes wait, the chat takes this many turns for each one the JSON API gets: a person waits
 # behind at most one JSON question per UI_TURNS, and the JSON API keeps a quarter of the engine.
-# Set by hand from benchmarks/load_fair.py (8 Gradio + 24 JSON clients on an 11k-passage index): with
-# one turn each, a person queued behind every other person's JSON partner, twice the wait.
+# Set by hand, checked with benchmarks/load_fair.py (8 Gradio + 24 JSON clients, 10,304 passages, 2 cores,
+# load 1.9): Gradio p95 1.67 s, 73% of the answers (2.35 s and 45% with one shared semaphore).
 UI_TURNS = 3
 
 
