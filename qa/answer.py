@@ -504,7 +504,6 @@ class ExtractiveAnswerer:
         return found
 
     def _question_tokens(self, question: str) -> np.ndarray:
-        # The embedder remembers a single question's tokens from the pass that retrieved with it.
         return self.embedder.encode_tokens([question], query=True).tokens[0]
 
     def _similarities(self, question: str, sentences: list[str], *, tokens: bool = False, aligned: bool = False

@@ -115,7 +115,7 @@ class Embedder:
         # Two threads asking for the first vectors at once must not load the weights twice;
         # reentrant because loading the model resolves the folder, which is lazy too.
         self._load_lock = threading.RLock()
-        self._queries: OrderedDict[str, Embedded] = OrderedDict()
+        self._queries: OrderedDict[str, np.ndarray] = OrderedDict()
         self._query_lock = threading.Lock()
 
     @classmethod
@@ -221,27 +221,23 @@ class Embedder:
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Embed questions with the query prompt: (n, dimension) float32, unit length.
 
-        The last `QUERY_CACHE` single questions are remembered with their token vectors:
-        answering a question encodes it for retrieval, then reads its tokens against the
-        candidate sentences (`encode_tokens`), at the cost of one pass.
+        The last `QUERY_CACHE` single questions are remembered: answering a question
+        encodes it for retrieval and again to score sentences, at the cost of one pass.
         """
         batch = _text_list(texts)
         if len(batch) != 1:
             return self._encode(batch, query=True)
-        return self._query(batch[0]).vectors.copy()
-
-    def _query(self, text: str) -> Embedded:
         with self._query_lock:
-            known = self._queries.get(text)
+            known = self._queries.get(batch[0])
             if known is not None:
-                self._queries.move_to_end(text)
-                return known
-        found = self._encode_tokens([text], query=True)
+                self._queries.move_to_end(batch[0])
+                return known.copy()[None, :]
+        vector = self._encode(batch, query=True)
         with self._query_lock:
-            self._queries[text] = found
+            self._queries[batch[0]] = vector[0].copy()
             while len(self._queries) > QUERY_CACHE:
                 self._queries.popitem(last=False)
-        return found
+        return vector
 
     def encode_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages with the passage prompt: (n, dimension) float32, unit length."""
@@ -255,11 +251,6 @@ class Embedder:
         `qa.answer.ALIGNMENT_WEIGHT`), at no extra pass of the model.
         """
         batch = _text_list(texts)
-        if query and len(batch) == 1:
-            return self._query(batch[0])
-        return self._encode_tokens(batch, query=query)
-
-    def _encode_tokens(self, batch: list[str], *, query: bool) -> Embedded:
         if not batch:
             return Embedded(np.zeros((0, self.dimension), dtype=np.float32), [], [])
         prompt = self.query_prompt if query else self.passage_prompt

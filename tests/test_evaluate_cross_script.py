@@ -16,7 +16,7 @@ from qa.verify import Verifier
 # Across scripts e5-small ranks the seed's lead sentence (cosine 0.801, passage 0.803) over
 # Orlov's (0.784, 0.787), and the token alignment does not make up for it: its question's
 # tokens align with the lead a little better (0.786) than with Orlov's sentence (0.768).
-ORLOV = pytest.mark.xfail(reason="the Orlov sentence ranks fourth across scripts", strict=False)
+ORLOV = pytest.mark.xfail(reason="the Orlov sentence ranks fourth across scripts", strict=True)
 
 
 @pytest.fixture(scope="module")
