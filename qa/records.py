@@ -182,13 +182,19 @@ class Answer:
     # What scored the sentences of an extractive answer: the trained reader's name (file and sha256
     # prefix, as `qa.reader.load_reader` gives it) or "hand-set scores"; empty where nothing scored.
     reader: str = ""
+    # For a story's course (a timeline question, or `timeline=True`): one dated line per event, oldest first.
+    timeline: tuple[TimelineEntry, ...] = ()
 
 
 @dataclass(frozen=True)
 class Short:
     """The phrase that answers a factoid question: `article.text[start:end] == text`, inside the sentence cited `[citation]`.
 
-    `kind` is what it is: "date", "number", "person", "place", "name" or "other".
+    `kind` is what it is: "date", "number", "person", "place", "name" or "other". For a when-question
+    whose words resolve against the article's publication date, `date` is the day or range they denote in
+    ISO 8601 (`2018-05-08`, `2018-05-01/2018-05-31`) and `display` that date written for the reader in the
+    question's language («الثلاثاء 8 مايو 2018», "Tuesday 8 May 2018"); `text` stays the article's words
+    (`الثلاثاء`). Both None otherwise: an undated article's relative words are never resolved by a guess.
     """
 
     text: str
@@ -197,6 +203,8 @@ class Short:
     article_id: str
     citation: int
     kind: str
+    date: str | None = None
+    display: str | None = None
 
 
 @dataclass(frozen=True)
@@ -226,3 +234,34 @@ class Removed:
     cited: tuple[int, ...]
     support: float
     reason: str
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One event of a story's timeline: the sentence that reports it, cited `[citation]`, and its date.
+
+    `article.text[start:end] == sentence` for the article `article_id` (its passage `passage_id`). `date`
+    is the event's day or range in ISO 8601 (`2018-06-24`, `2018-06-01/2018-06-30`), `date_text` the same
+    for people in the question's language («24 يونيو 2018»). `certainty` is how it was found: one of
+    `qa.text.dates.CERTAINTIES` when the sentence's own words give it (`when_start`/`when_end`, article
+    offsets, locate them), or "published" when the sentence names no time and the article's publication
+    day stands in. `sites` lists every outlet that carried the story (wire copies collapsed into this
+    line), `articles` their article ids, this one first.
+    """
+
+    date: str
+    date_text: str
+    sentence: str
+    start: int
+    end: int
+    article_id: str
+    passage_id: str
+    title: str
+    sites: tuple[str, ...]
+    citation: int
+    certainty: str
+    published: str | None = None
+    url: str | None = None
+    articles: tuple[str, ...] = ()
+    when_start: int | None = None
+    when_end: int | None = None
