@@ -7,7 +7,7 @@ in an archive index: they answer among distractors), questions about the
 archive's own articles (`bench_archive`'s title questions) and English XQuAD
 questions (cross-script: reported apart, they embed more sentences). Two answerers
 side by side, question by question: the default one, which embeds only the
-`qa.answer.SENTENCES` most promising sentences of the top passages
+`qa.extractive.SENTENCES` most promising sentences of the top passages
 (`SENTENCES_CROSS_SCRIPT` for English), and one that embeds every sentence (the
 answerer before that limit). Neither keeps sentence vectors between questions
 (`cache_size=0`: each answer pays its own embedding, as a question on new passages
@@ -31,7 +31,7 @@ from benchmarks.bench_archive import (
     title_questions,
     xquad_questions,
 )
-from qa.answer import SENTENCES, SENTENCES_CROSS_SCRIPT, ExtractiveAnswerer
+from qa.extractive import SENTENCES, SENTENCES_CROSS_SCRIPT, ExtractiveAnswerer
 
 
 def main() -> None:

@@ -39,7 +39,7 @@ from qa.embed import Embedder
 from qa.evaluate import split_of
 from qa.llm.prompt import Claim
 from qa.records import Hit
-from qa.verify import Verifier
+from qa.llm.verify import Verifier
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "xquad-ar"
 CLAUSE_WORDS = 6

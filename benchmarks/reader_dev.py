@@ -19,7 +19,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from qa.answer import ExtractiveAnswerer, _Candidate, _read_short
+from qa.extractive import ExtractiveAnswerer, _Candidate, _read_short
 from qa.evaluate import answer_contains, exact_match, load_squad, split_of, token_f1
 from qa.reader import load_reader
 from qa.records import Article, Citation
@@ -49,7 +49,7 @@ def read_all(retriever: Retriever, answerer: ExtractiveAnswerer, questions, spli
 
 
 def grade(asked: list[Asked], answerer: ExtractiveAnswerer, min_support: float, margin: float, short_min: float) -> dict[str, float]:
-    import qa.answer as answer_module
+    import qa.extractive as answer_module
 
     answerer.margin = margin
     saved = answer_module.READER_SHORT_MIN
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.make_unanswerable:
         make_unanswerable(args.make_unanswerable)
         return 0
-    import qa.answer as answer_module
+    import qa.extractive as answer_module
     from qa.reader import SCORER_FEATURES, Scorer
     from qa.reader.model import SCORER_FILE
 

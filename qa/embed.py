@@ -248,7 +248,7 @@ class Embedder:
 
         The vectors are those `encode_queries`/`encode_passages` give; the token vectors
         let a question's words be aligned with a sentence's across languages (see
-        `qa.answer.ALIGNMENT_WEIGHT`), at no extra pass of the model.
+        `qa.extractive.ALIGNMENT_WEIGHT`), at no extra pass of the model.
         """
         batch = _text_list(texts)
         if not batch:

@@ -17,7 +17,7 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-import qa.answer
+import qa.extractive
 from qa.answer import Answerer, AnswererFactory, ExtractiveAnswerer, ask, make_answerer
 from qa.build import BuildProgress, build_index
 from qa.config import MODES, Settings
@@ -667,11 +667,11 @@ def calibrate_abstention(
     own paragraph is absent. The threshold is the support (the best sentence's
     score) under which `answerable_abstention` of the answerable calibration
     questions fall; both rates are then reported on the held-out half too.
-    This is how `qa.answer.MIN_SUPPORT` was set (on XQuAD-ar); rerun it for another model.
+    This is how `qa.extractive.MIN_SUPPORT` was set (on XQuAD-ar); rerun it for another model.
 
     With `cross_script`, for data whose questions are written in another script than
     its paragraphs (xquad.en-questions.dev.json: English over Arabic), the threshold is
-    fitted the same way and given as `qa.answer.MIN_SUPPORT_CROSS_SCRIPT` is written:
+    fitted the same way and given as `qa.extractive.MIN_SUPPORT_CROSS_SCRIPT` is written:
     on the cross-script scale, before the answerer moves such scores onto `MIN_SUPPORT`'s.
     """
     articles, questions = load_squad(data)
@@ -699,7 +699,7 @@ def calibrate_abstention(
         return sum(s < threshold for s in scores) / len(scores) if scores else 0.0
 
     return AbstentionCalibration(
-        threshold=threshold - (qa.answer.MIN_SUPPORT - qa.answer.MIN_SUPPORT_CROSS_SCRIPT) if cross_script else threshold,
+        threshold=threshold - (qa.extractive.MIN_SUPPORT - qa.extractive.MIN_SUPPORT_CROSS_SCRIPT) if cross_script else threshold,
         answerable_abstention=below(support[("calibration", True)]),
         unanswerable_abstention=below(support.get(("calibration", False), [])),
         held_out_answerable_abstention=below(support.get(("held-out", True), [])),

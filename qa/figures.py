@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from qa.normalize import normalize
 from qa.short import short_phrase
 from qa.text import question_type
+from qa.text.lexicon import NUMBER
 
 __all__ = ["Reading", "disagree", "parse_number", "read_figure"]
 
@@ -34,7 +35,6 @@ _SCALE_VALUES = _values(
     "millions 1e6 billion 1e9 billions 1e9 mille 1e3 milliard 1e9 milliards 1e9"
 )
 _ARABIC = re.compile("[\u0621-\u064a]")
-_DIGITS = re.compile(r"\d+(?:[.,٫٬]\d+)*")
 _PERCENT = re.compile("[%٪]|" + "|".join(normalize(word) for word in ("بالمئة", "بالمائة", "المئة", "المائة", "percent", "pour cent")))
 
 
@@ -60,13 +60,13 @@ def parse_number(phrase: str) -> tuple[float, str] | None:
     rest = []
     for word in words:
         bare = word[1:] if word[:1] in "وب" and (word[1:] in _CARDINALS or word[1:] in _SCALE_VALUES) else word
-        if _DIGITS.fullmatch(word):
+        if NUMBER.fullmatch(word):
             number = (number or 0.0) + _digits(word)
         elif bare in _SCALE_VALUES:
             number = (number or 1.0) * _SCALE_VALUES[bare]
         elif bare in _CARDINALS:
             number = (number or 0.0) + _CARDINALS[bare]
-        elif not _DIGITS.match(word):
+        elif not NUMBER.match(word):
             rest.append(word)
     if number is None:
         return None

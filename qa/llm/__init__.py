@@ -1,4 +1,4 @@
-"""Generated answers from any server with the OpenAI Chat Completions API, every sentence verified (see `qa.verify`)."""
+"""Generated answers from any server with the OpenAI Chat Completions API, every sentence verified (see `qa.llm.verify`)."""
 
 from __future__ import annotations
 

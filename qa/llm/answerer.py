@@ -6,12 +6,13 @@ import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 
-from qa.answer import ABSTENTION, Answerer, Encoder, ExtractiveAnswerer
+from qa.answer_base import ABSTENTION, Answerer, Encoder, cite
+from qa.extractive import ExtractiveAnswerer
 from qa.errors import LLMError, SettingsError
 from qa.llm.client import ChatClient, LLMConfig
 from qa.llm.prompt import build_messages, parse_claims, says_no_answer
 from qa.records import Answer, Citation, Hit, Removed, Turn
-from qa.verify import Verdict, Verifier
+from qa.llm.verify import Verdict, Verifier
 
 logger = logging.getLogger("qa.llm")
 
@@ -22,7 +23,7 @@ class LLMAnswerer:
     """Answers in the model's own words, in the question's language, keeping only the sentences the passages support.
 
     The model gets the top `passages` hits, numbered; every sentence it writes must end with
-    the `[n]` of the passages that state it. `qa.verify.Verifier` checks each sentence against
+    the `[n]` of the passages that state it. `qa.llm.verify.Verifier` checks each sentence against
     the passages it cites; a sentence that fails is removed (listed in `Answer.removed`, with the
     reason), because a reader takes any sentence shown as an answer for a fact. Each kept
     sentence cites the span of its passage that supports it best. When the server fails, times
@@ -122,12 +123,7 @@ def _cite(kept: Sequence[Verdict], passages: Sequence[Hit], threshold: float) ->
             number = numbers.setdefault(item.number, len(numbers) + 1)
             markers.append(f"[{number}]")
             hit = passages[item.number - 1]
-            citations.append(Citation(
-                number=number, sentence=hit.text[item.start:item.end], start=hit.start + item.start, end=hit.start + item.end,
-                passage_id=hit.passage_id, passage_text=hit.text, passage_start=hit.start, passage_end=hit.end,
-                article_id=hit.article_id, title=hit.title, origin=hit.origin, score=round(item.similarity, 4),
-                site=hit.site, agency=hit.agency, published=hit.published, url=hit.url,
-            ))
+            citations.append(cite(number, hit, item.start, item.end, round(item.similarity, 4)))
         parts.append(f"{verdict.text} {''.join(markers)}")
     return " ".join(parts), tuple(citations)
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from qa.normalize import fold_digits
 from qa.records import Hit, Turn
 
 LANGUAGE_NAMES = {"ar": "Arabic", "en": "English", "fr": "French"}
@@ -105,10 +106,9 @@ class Claim:
 
 
 _MARKER_GROUP = re.compile(r"(?:\s*[\[【]\s*\d{1,3}(?:\s*[,،;]\s*\d{1,3})*\s*[\]】])+")
-_NUMBER = re.compile(r"\d{1,3}")
+_MARKER_NUMBER = re.compile(r"\d{1,3}")
 # A sentence ends at . ! ? ؟ … or a line break; its markers may come just before or just after the stop.
 _SENTENCE = re.compile(r"(?:[^.!?؟…\n]|\.(?=\d))*?(?:[.!?؟…]+(?!\d)(?:" + _MARKER_GROUP.pattern + r")?|" + _MARKER_GROUP.pattern + r"(?=\s+[^\s\[【])|\n|$)", re.DOTALL)
-_ARABIC_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
 
 
 def says_no_answer(text: str) -> bool:
@@ -122,11 +122,11 @@ def parse_claims(text: str) -> list[Claim]:
     Markers are `[1]`, `[1][2]`, `[1, 2]` (Arabic digits and commas too), before or after the full stop.
     A run of markers alone (on its own line, say) is credited to the sentence before it.
     """
-    text = text.translate(_ARABIC_DIGITS).replace("\r", "")
+    text = fold_digits(text).replace("\r", "")
     claims: list[Claim] = []
     for match in _SENTENCE.finditer(text):
         piece = match.group(0)
-        cited = tuple(int(n) for group in _MARKER_GROUP.findall(piece) for n in _NUMBER.findall(group))
+        cited = tuple(int(n) for group in _MARKER_GROUP.findall(piece) for n in _MARKER_NUMBER.findall(group))
         words = " ".join(_MARKER_GROUP.sub(" ", piece).split())
         words = re.sub(r"\s+([.!?؟…,،])", r"\1", words)
         if not any(ch.isalnum() for ch in words):

@@ -14,7 +14,7 @@ from qa.text import split_words
 
 __all__ = ["Encoded", "Item", "Source", "encode_source", "load_items", "split_of", "token_span"]
 
-# A sentence shorter than this is no candidate (as `qa.answer.MIN_WORDS`).
+# A sentence shorter than this is no candidate (as `qa.extractive.MIN_WORDS`).
 MIN_WORDS = 3
 
 

@@ -10,11 +10,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from qa.embed import token_alignment
+from qa.normalize import fold_digits
 from qa.records import Hit
 from qa.text import content_words, is_arabic, split_words
+from qa.text.lexicon import NUMBER
 
 if TYPE_CHECKING:
-    from qa.answer import Encoder
+    from qa.answer_base import Encoder
     from qa.llm.prompt import Claim
 
 # Fitted for multilingual-e5-small (int8) by `python -m benchmarks.bench_llm calibrate` on the calibration
@@ -33,8 +35,6 @@ MIN_ALIGNMENT = 0.77
 # A claim's support is its best cosine with one sentence, or two adjacent ones (a claim may join them).
 WINDOW_SENTENCES = 2
 
-_DIGITS = str.maketrans("٠١٢٣٤٥٦٧٨٩۰۱۲۳۴۵۶۷۸۹", "01234567890123456789")
-_NUMBER = re.compile(r"\d+(?:[.,٫]\d+)*")
 _LATIN_NAME = re.compile(r"\b[A-Z][\w'’-]*[a-z][\w'’-]*")
 _NOT_NAMES = frozenset(
     "The A An And But In On At Of For To From By With He She It They We You I His Her Its Their This That These Those "
@@ -180,7 +180,7 @@ class Verifier:
 
 
 def _numbers(text: str) -> list[str]:
-    return [n.replace(",", "").replace("٫", ".") for n in _NUMBER.findall(text.translate(_DIGITS))]
+    return [n.replace(",", "").replace("٬", "").replace("٫", ".") for n in NUMBER.findall(fold_digits(text))]
 
 
 def numbers_missing(claim: str, source: str) -> list[str]:
