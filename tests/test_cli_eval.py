@@ -69,8 +69,8 @@ def test_a_wrong_item_stops_eval_before_any_model_loads(
     def no_model(*args: object, **kwargs: object) -> None:
         raise AssertionError("the model was loaded before the file was checked")
 
-    monkeypatch.setattr("qa.evaluate.Embedder.from_settings", no_model)
-    monkeypatch.setattr("qa.evaluate.Embedder.__init__", no_model)
+    monkeypatch.setattr("qa.embed.Embedder.from_settings", no_model)
+    monkeypatch.setattr("qa.embed.Embedder.__init__", no_model)
     data = {"data": [article("أخبار", (MOSCOW, "متى يزور أولوند موسكو؟", "يوم الخميس"))]}
     data["data"][0]["paragraphs"][0]["qas"][0]["answers"][0]["answer_start"] = 500  # type: ignore[index]
     path = tmp_path / "set.json"
