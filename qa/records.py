@@ -184,6 +184,14 @@ class Answer:
     reader: str = ""
     # For a story's course (a timeline question, or `timeline=True`): one dated line per event, oldest first.
     timeline: tuple[TimelineEntry, ...] = ()
+    # For a question that names dates ("في 14 مايو", "last week"): the publication days retrieval kept to,
+    # for people («مقالات 8–15 مايو 2018») and as ISO days (None: open on that side); empty otherwise.
+    searched: str = ""
+    searched_since: str | None = None
+    searched_until: str | None = None
+    # For a latest-state question: «حتى 30 يونيو 2018 (france24)», "as of 30 June 2018 (france24)", the
+    # date and site of the passage cited first, the newest of the relevant ones; empty otherwise.
+    as_of: str = ""
 
 
 @dataclass(frozen=True)
