@@ -1,4 +1,7 @@
-"""The `qa` command line: build the index, search it. Errors become one-line messages and exit codes."""
+"""The `qa` command line: build the index, search it. Errors become one-line messages and exit codes.
+
+Over 500 lines: one parser and one handler per subcommand, kept together so `qa --help` and the handlers cannot drift.
+"""
 
 from __future__ import annotations
 

@@ -7,6 +7,8 @@ JSON Lines file of its own in the spool folder. The spool is what makes a poll i
 items stay once read (a feed shows only its latest), each new item is fetched once, an article whose
 canonical URL or text is already spooled is a duplicate and left out, and a file rewritten with the
 same content keeps its bytes, so an unchanged round leaves the index "up to date".
+
+Over 500 lines: the collector and its spool share the per-source bookkeeping (what was fetched, when, and why it failed).
 """
 
 from __future__ import annotations

@@ -187,3 +187,16 @@ def test_a_circle_put_into_qa_fails_the_check(tmp_path: Path) -> None:
     problems = layering_problems(module_imports(tmp_path, "qa"), LAYERS)
     assert any(p.startswith("qa.config (settings") and "imports qa.retrieve, a layer above" in p for p in problems)
     assert any(p.startswith("import circle: ") and "qa.config" in p and "qa.retrieve" in p for p in problems)
+
+
+LONG_MODULE = 500
+
+
+def test_a_module_over_500_lines_says_why() -> None:
+    """STYLE: modules stay under ~500 lines, or a line of their docstring says why they are one."""
+    long = []
+    for path in sorted((ROOT / "qa").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > LONG_MODULE and f"Over {LONG_MODULE} lines:" not in (ast.get_docstring(ast.parse(text)) or ""):
+            long.append(f"{path.relative_to(ROOT)}: {text.count(chr(10))} lines, and its docstring does not say why")
+    assert long == []

@@ -5,6 +5,8 @@ same model): unchanged articles keep their passages, vectors and lexical terms
 by reference. Fresh articles are committed to the temporary folder batch by
 batch (`fresh.*`), so a build that is killed leaves them there for the next
 build to resume from. The live index is only ever replaced by a finished one.
+
+Over 500 lines: one writer whose steps (reuse, embed, index, publish) share the generation folder's state.
 """
 
 from __future__ import annotations

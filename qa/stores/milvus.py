@@ -1,5 +1,8 @@
 """The server store, read side: a Milvus collection of passages (vectors, BM25 terms, metadata) and its companion
-collection of articles and the manifest, published under an alias that a build moves in one step."""
+collection of articles and the manifest, published under an alias that a build moves in one step.
+
+Over 500 lines: one reader whose dense, lexical and filter queries share the collection's schema and expressions.
+"""
 
 from __future__ import annotations
 

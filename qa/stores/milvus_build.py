@@ -5,6 +5,8 @@ readers see the old version or the new one. Unchanged articles are copied from
 the published version with their vectors (read back from Milvus, never embedded
 again); a killed build leaves its unpublished collection, whose vectors the next
 build reuses before it drops it.
+
+Over 500 lines: one writer whose steps (copy unchanged, insert, index, move the alias) share the new collection's state.
 """
 
 from __future__ import annotations

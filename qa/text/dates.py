@@ -1,4 +1,7 @@
-"""Time expressions in news text (Arabic, English, French), resolved against the article's publication date."""
+"""Time expressions in news text (Arabic, English, French), resolved against the article's publication date.
+
+Over 500 lines: one grammar of time expressions; its patterns and their resolution are read together.
+"""
 
 from __future__ import annotations
 
