@@ -1,4 +1,7 @@
-"""The extractive answerer: the sentences of the retrieved passages that answer a question, copied as written, each cited."""
+"""The extractive answerer: the sentences of the retrieved passages that answer a question, copied as written, each cited.
+
+Over 500 lines: one answerer, its candidates, scores and composition read one another's state; split, each half would need the other.
+"""
 
 from __future__ import annotations
 
@@ -15,12 +18,19 @@ import numpy as np
 from qa.answer_base import ABSTENTION, Encoder, cite, is_wordless, wordless_answer
 from qa.chunk import answer_sentences
 from qa.embed import token_alignment
-from qa.errors import SettingsError
+from qa.errors import DateError, SettingsError
 from qa.figures import Reading, disagree, read_figure, site_readings
-from qa.reader import Reader, best_span, char_span, load_reader, load_scorer, sentence_features, span_probability
+from qa.reader import (
+    Reader,
+    best_span,
+    char_span,
+    load_reader,
+    load_scorer,
+    sentence_features,
+    span_probability,
+)
 from qa.records import Answer, Citation, Figure, Hit, Short, Turn
 from qa.short import short_phrase
-from qa.text.lexicon import CARDINALS, DAYS, MONTHS, PERSON_TITLES, PLACE_NOUNS, TIME_WORDS, words
 from qa.text import (
     MATCH_STOPWORDS,
     Word,
@@ -29,6 +39,18 @@ from qa.text import (
     question_type,
     script_of,
     split_words,
+)
+from qa.text.answer_date import answer_date
+from qa.text.dates import LANGUAGES as DATE_LANGUAGES
+from qa.text.dates import published_date
+from qa.text.lexicon import (
+    CARDINALS,
+    DAYS,
+    MONTHS,
+    PERSON_TITLES,
+    PLACE_NOUNS,
+    TIME_WORDS,
+    words,
 )
 
 __all__ = ["FIGURES_LEAD", "SHORT_SEPARATOR", "ExtractiveAnswerer", "shipped_reader"]
@@ -283,6 +305,13 @@ class ExtractiveAnswerer:
         chosen += [candidate for candidate, _ in figures if all(candidate is not c for c in chosen)]
         return replace(_cited(question, chosen, hits, language, figures), reader=self.reader_name)
 
+    def rank_sentences(self, question: str, hits: Sequence[Hit]) -> list[_Candidate]:
+        """The sentences of the top `passages` hits, scored as an answer's are (`score`), best first.
+
+        For other compositions of the same evidence (`qa.timeline` keeps each article's best one).
+        """
+        return self._candidates(question, hits)
+
     def _figures(self, question: str, candidates: list[_Candidate]) -> list[tuple[_Candidate, Reading]]:
         """For a how-many question, each outlet's best sentence and its figure, when the outlets disagree; else none."""
         floor = max(self.min_support, candidates[0].score - FIGURE_MARGIN)
@@ -499,9 +528,10 @@ def _cited(
             question=question, text=f"{_figures_line(found, language)}\n{sentences}", citations=tuple(citations),
             hits=tuple(hits), abstained=False, language=language, search_query=question, figures=found,
         )
-    short = _short(question, chosen[0], citations[0])
-    # The phrase that answers leads, so a reader sees it before the sentences that support it.
-    text = sentences if short is None else f"{short.text} {SHORT_SEPARATOR} {sentences}"
+    short = _short(question, chosen[0], citations[0], language)
+    # The phrase that answers leads, so a reader sees it before the sentences that support it (a
+    # when-answer's date as the reader writes it, its words highlighted in the article).
+    text = sentences if short is None else f"{short.display or short.text} {SHORT_SEPARATOR} {sentences}"
     return Answer(
         question=question, text=text, citations=tuple(citations), hits=tuple(hits),
         abstained=False, language=language, search_query=question, short=short,
@@ -531,10 +561,35 @@ def _figures_line(figures: Sequence[Figure], language: str) -> str:
 SHORT_SEPARATOR = "—"
 
 
-def _short(question: str, best: _Candidate, citation: Citation) -> Short | None:
-    if best.reader is not None:
-        return _read_short(question, best, citation)
-    return _rule_short(question, best, citation)
+def _short(question: str, best: _Candidate, citation: Citation, language: str) -> Short | None:
+    short = _read_short(question, best, citation) if best.reader is not None else _rule_short(question, best, citation)
+    if question_type(question) == "time":
+        return _dated_short(question, best, citation, language, short)
+    return short
+
+
+def _dated_short(question: str, best: _Candidate, citation: Citation, language: str, phrase: Short | None) -> Short | None:
+    """A when-question's short answer: the sentence's time expression, resolved against its article's publication date.
+
+    Of several, the one the short-answer rule (or the reader) picked, else the one nearest the question's
+    words (`qa.text.answer_date`). Its words stay `text`, so the article highlights them; `date` and
+    `display` carry the day they denote. Across scripts too: a date is read without the question's words.
+    An undated article (or one whose date does not parse) keeps its words, unresolved; a sentence with
+    no time expression keeps the rule's phrase.
+    """
+    try:
+        anchor = published_date(best.hit.published)
+    except DateError:
+        anchor = None
+    prefer = (phrase.start - best.start, phrase.end - best.start) if phrase is not None else None
+    found = answer_date(question, best.text, anchor, language=language if language in DATE_LANGUAGES else "en", prefer=prefer)
+    if found is None:
+        return phrase
+    if phrase is not None and prefer is not None and found.start < prefer[1] and prefer[0] < found.end:
+        # The rule's phrase names this time: its words stay the answer (scored as before), now dated.
+        return replace(phrase, kind="date", date=found.date, display=found.display)
+    return Short(text=found.text, start=best.start + found.start, end=best.start + found.end, article_id=best.hit.article_id,
+                 citation=citation.number, kind="date", date=found.date, display=found.display)
 
 
 def _read_short(question: str, best: _Candidate, citation: Citation) -> Short | None:

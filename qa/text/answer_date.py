@@ -7,7 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from qa.normalize import normalize
-from qa.text.dates import UNRESOLVED, TimeExpression, find_dates_on, format_time, published_date
+from qa.text.dates import (
+    UNRESOLVED,
+    TimeExpression,
+    find_dates_on,
+    format_time,
+    published_date,
+)
 from qa.text.words import WORD, content_words, match_keys, split_words
 
 
