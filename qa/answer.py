@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
+from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from qa.answer_base import ABSTENTION, NO_WORDS, Answerer, AnswererFactory, Encoder, is_wordless, wordless_answer
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ABSTENTION",
-    "ANSWERER_FACTORIES",
     "FIGURES_LEAD",
     "NO_WORDS",
     "SHORT_SEPARATOR",
@@ -33,26 +33,25 @@ __all__ = [
     "ExtractiveAnswerer",
     "answer_sentences",
     "ask",
+    "answerer_factory",
     "ask_stream",
     "is_wordless",
     "make_answerer",
 ]
 
 
-def _llm(embedder: Encoder) -> Answerer:
-    # By name alone it knows no server: every answer is the extractive one, with a note saying so.
-    # A configured one comes from `qa.llm.llm_answerer(LLMConfig(url=...))`.
-    from qa.llm import LLMAnswerer
+def answerer_factory(name: str) -> AnswererFactory:
+    """The factory of built-in answerer `name`: `build_answerer` of its module, `qa.<name>`.
 
-    return LLMAnswerer(embedder)
+    `qa.config.ANSWERERS` is the one list of names. A new answerer is a module `qa.<name>` that
+    implements `Answerer` and offers `build_answerer(embedder)`, and its name added to `ANSWERERS`;
+    the module is imported when the answerer is chosen, so its dependencies load only then.
+    The answer tests run end to end against every one.
 
-
-# The answerers by name, one entry per name in `qa.config.ANSWERERS` (a test checks both
-# agree); each factory takes the retriever's embedder. A new answerer is one new module
-# implementing `Answerer`, its name added to `ANSWERERS` and one entry here, a factory that
-# imports the module when called so its dependencies load only when it is chosen (as `_llm`).
-# The answer tests run end to end against every registered answerer.
-ANSWERER_FACTORIES: dict[str, AnswererFactory] = {"extractive": ExtractiveAnswerer, "llm": _llm}
+    Raises:
+        SettingsError: `name` is not one of `qa.config.ANSWERERS`.
+    """
+    return import_module(f"qa.{check_choice('answerer', name, ANSWERERS)}").build_answerer  # type: ignore[no-any-return]
 
 
 def make_answerer(choice: str | Answerer | AnswererFactory | None, embedder: Encoder) -> Answerer:
@@ -77,7 +76,7 @@ def make_answerer(choice: str | Answerer | AnswererFactory | None, embedder: Enc
         return choice
     if callable(choice) and not isinstance(choice, str):
         return choice(embedder)
-    return ANSWERER_FACTORIES[check_choice("answerer", choice, ANSWERERS)](embedder)
+    return answerer_factory(choice)(embedder)
 
 
 def ask(

@@ -58,7 +58,7 @@ class Answerer(Protocol):
     for retrieval); an answerer that writes its own words may read them. An answerer
     may also offer `stream(question, hits, *, language, history)`, yielding its text
     piece by piece and then the `Answer` (see `ask_stream`).
-    See `ANSWERER_FACTORIES` for how a new one is registered.
+    See `qa.answer.answerer_factory` for how a new one is registered.
     """
 
     def answer(self, question: str, hits: Sequence[Hit], *, language: str, history: Sequence[Turn] = ()) -> Answer: ...

@@ -632,3 +632,7 @@ def shipped_reader() -> Reader:
             _shipped.append(load_reader())
         return _shipped[0]
 
+
+def build_answerer(embedder: Encoder) -> ExtractiveAnswerer:
+    """The "extractive" answerer of `qa.config.ANSWERERS`, with its default settings (`qa.answer.answerer_factory`)."""
+    return ExtractiveAnswerer(embedder)

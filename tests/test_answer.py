@@ -15,12 +15,12 @@ import pytest
 import qa
 from qa.answer import (
     ABSTENTION,
-    ANSWERER_FACTORIES,
     SHORT_SEPARATOR,
     Answerer,
     ExtractiveAnswerer,
     answer_sentences,
     ask,
+    answerer_factory,
     make_answerer,
 )
 from qa.config import ANSWERERS, Settings
@@ -251,8 +251,8 @@ def test_bad_settings_are_refused(options: dict[str, float], message: str) -> No
 
 
 def test_every_configured_answerer_is_registered() -> None:
-    assert set(ANSWERER_FACTORIES) == set(ANSWERERS)
     for name in ANSWERERS:
+        assert callable(answerer_factory(name))
         assert isinstance(make_answerer(name, BagOfWords()), Answerer)
 
 
