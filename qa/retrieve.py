@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import islice
 from pathlib import Path
 
@@ -17,16 +19,20 @@ from qa.config import (
     check_choice,
 )
 from qa.embed import Embedder
-from qa.errors import IndexMismatchError, QueryError
+from qa.errors import DateError, IndexMismatchError, QueryError
 from qa.fusion import Candidates, corpus_script, fuse, lexical_weight
 from qa.manifest import Manifest
 from qa.normalize import normalize
 from qa.records import Article, Carrier, Filters, Hit
 from qa.stores import build_args, locate, open_store
 from qa.stores.base import Ranking, Store, StoreClosedError, StoredPassage
-from qa.stores.filters import date_bounds, published_timestamp
+from qa.stores.filters import date_bounds, published_timestamp, timestamp
+from qa.text.dates import published_date
 
-__all__ = ["MAX_QUESTION_CHARS", "MAX_TOP_K", "MODES", "Retriever", "check_k", "check_question"]
+__all__ = [
+    "MAX_QUESTION_CHARS", "MAX_TOP_K", "MODES", "Retriever", "check_k", "check_question", "day_filters", "newest_first",
+    "within_days",
+]
 
 # Each ranker contributes this many candidates (or 4 k) to the fusion.
 CANDIDATES = 50
@@ -53,6 +59,7 @@ class Retriever:
         self._settings = settings if settings is not None else Settings()
         self._closed = False
         self._script: str | None = None
+        self._newest: tuple[dt.date | None] | None = None
 
     @classmethod
     def load(
@@ -115,9 +122,28 @@ class Retriever:
         return self._embedder
 
     @property
+    def settings(self) -> Settings:
+        """The search defaults (`top_k`, `mode`) a call that gives none uses."""
+        return self._settings
+
+    @property
     def size(self) -> int:
         """Number of passages in the index."""
         return self._store.size
+
+    @property
+    def newest(self) -> dt.date | None:
+        """The newest publication day of the indexed articles (None: none is dated), read once per retriever.
+
+        It is the day a question's time words count from ("yesterday", "last week") unless the caller
+        gives one (`qa.ask(..., now=...)`). A retriever serves one published version, so a newly
+        published one, loaded as a new retriever, is read again. An unreadable `published` is skipped.
+        """
+        if self._newest is None:
+            self._check_open()
+            self._newest = (max(filter(None, map(_day, {p.article.id: p.article.published
+                                                         for p in self._store.iter_passages()}.values())), default=None),)
+        return self._newest[0]
 
     def close(self) -> None:
         """Release the store (connections, memory maps); later calls raise StoreClosedError. Idempotent."""
@@ -302,9 +328,83 @@ def _hit(members: list[tuple[StoredPassage, float, float]]) -> Hit:
     )
 
 
+def _day(published: str | None) -> dt.date | None:
+    try:
+        return published_date(published)
+    except DateError:
+        return None
+
+
 def _sort_time(published: str | None) -> float:
     moment = published_timestamp(published)
     return float("inf") if moment is None else moment
+
+
+def day_filters(filters: Filters | None, since: dt.date | None, until: dt.date | None, *, asked: str) -> Filters:
+    """`filters` narrowed to the publication days `since`..`until` that a question names (None: open).
+
+    An article's day is the one its own `published` writes ("2018-05-08T23:42:47+04:00" is 8 May),
+    whatever its time zone, while a store compares UTC instants: the bounds are widened by a day each
+    side and `within_days` cuts the days exactly. Undated articles are left out, since nothing shows
+    they are of those days.
+
+    Args:
+        filters: the caller's filters (None: none); their own dates still bound the search.
+        since, until: the first and last day asked about, both included.
+        asked: the days as the question's reader sees them («مقالات 8–15 مايو 2018»), for the message.
+
+    Raises:
+        QueryError: the caller's dates and the question's have no day in common, or a caller's date is not ISO.
+    """
+    base = filters if filters is not None else Filters()
+    lower, upper = date_bounds(base)
+    first = None if since is None else timestamp(since.isoformat())
+    last = None if until is None else timestamp(until.isoformat(), end_of_day=True)
+    if (lower is not None and last is not None and lower > last) or (upper is not None and first is not None and upper < first):
+        raise QueryError(
+            f"the question asks for {asked}, but the filters keep {base.since or 'any day'} to {base.until or 'any day'}: "
+            f"no day is in both; widen the filters' dates or ask about days inside them"
+        )
+    wide_since = None if since is None else (since - dt.timedelta(days=1)).isoformat()
+    wide_until = None if until is None else (until + dt.timedelta(days=1)).isoformat()
+    if lower is not None and (wide_since is None or lower >= timestamp(wide_since)):
+        wide_since = base.since
+    if upper is not None and (wide_until is None or upper <= timestamp(wide_until, end_of_day=True)):
+        wide_until = base.until
+    return replace(base, since=wide_since, until=wide_until, keep_undated=False)
+
+
+def within_days(hits: Sequence[Hit], since: dt.date | None, until: dt.date | None) -> list[Hit]:
+    """The hits whose article was published from day `since` to day `until` (None: open), as its own
+    `published` writes the day; a hit's wire copies (`carriers`) of other days are dropped too."""
+    kept = []
+    for hit in hits:
+        if not _on_days(hit.published, since, until):
+            continue
+        carriers = tuple(c for c in hit.carriers if _on_days(c.published, since, until))
+        kept.append(hit if len(carriers) == len(hit.carriers) else replace(hit, carriers=carriers))
+    return kept
+
+
+def newest_first(hits: Sequence[Hit], margin: float) -> list[Hit]:
+    """The hits whose cosine (`similarity`) is within `margin` of the best one's, newest publication
+    first, then the others in their order; undated and equal times keep their order."""
+    if not hits:
+        return []
+    floor = max(hit.similarity for hit in hits) - margin
+    near = [hit for hit in hits if hit.similarity >= floor]
+    near.sort(key=lambda hit: _newest_key(hit.published))
+    return near + [hit for hit in hits if hit.similarity < floor]
+
+
+def _newest_key(published: str | None) -> float:
+    moment = published_timestamp(published)
+    return float("inf") if moment is None else -moment
+
+
+def _on_days(published: str | None, since: dt.date | None, until: dt.date | None) -> bool:
+    day = _day(published)
+    return day is not None and (since is None or day >= since) and (until is None or day <= until)
 
 
 def check_question(question: str) -> str:
