@@ -6,18 +6,21 @@ The names most callers need are re-exported here.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import replace
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 from qa.answer_base import ABSTENTION, NO_WORDS, Answerer, AnswererFactory, Encoder, is_wordless, wordless_answer
 from qa.chunk import answer_sentences
-from qa.config import ANSWERERS, Settings, check_choice
+from qa.config import ANSWERERS, MAX_TOP_K, Settings, check_choice
+from qa.errors import DateError, QueryError
 from qa.extractive import FIGURES_LEAD, SHORT_SEPARATOR, ExtractiveAnswerer
-from qa.records import Answer, Turn
-from qa.retrieve import check_question
-from qa.text import detect_language, resolve_followup
+from qa.records import Answer, Hit, Turn
+from qa.retrieve import check_k, check_question, day_filters, newest_first, within_days
+from qa.text import QuestionTime, detect_language, format_date, published_date, question_time, resolve_followup
+from qa.text.dates import LANGUAGES
 
 if TYPE_CHECKING:
     from qa.retrieve import Retriever
@@ -35,6 +38,7 @@ __all__ = [
     "ask",
     "answerer_factory",
     "ask_stream",
+    "asked_time",
     "is_wordless",
     "make_answerer",
 ]
@@ -79,6 +83,31 @@ def make_answerer(choice: str | Answerer | AnswererFactory | None, embedder: Enc
     return answerer_factory(choice)(embedder)
 
 
+# Recency: a latest-state question (`QuestionTime.latest`: آخر، أحدث، حاليا، latest, current...) takes
+# the hits whose cosine is within RECENCY_MARGIN of the best one's as relevant, and seeks its answer
+# first in the newest of them. Fitted by `benchmarks/bench_newsroom.py --fit` on the odd-numbered
+# latest questions of benchmarks/data/newsroom-dev.json (FIT_NOTE); the even ones are reported.
+RECENCY_MARGIN = 0.03
+# Passages a latest-state question looks through for the newest relevant one: the top k may all be older.
+LATEST_DEPTH = 20
+# What a dated question's answer opens with, the label being `QuestionTime.label` («مقالات 8–15 مايو 2018»).
+SEARCHED = {"ar": "بحث في {label}.", "en": "Searched {label}.", "fr": "Recherche dans les {label}."}
+# How a latest-state answer opens: the date and site of the passage it cites first.
+AS_OF = {"ar": "حتى {date} ({site}):", "en": "As of {date} ({site}):", "fr": "Au {date} ({site}) :"}
+AS_OF_UNSITED = {"ar": "حتى {date}:", "en": "As of {date}:", "fr": "Au {date} :"}
+# The abstentions of a dated question whose days hold no article.
+NO_ARTICLES = {
+    "ar": "لا يحمل الفهرس مقالات من هذه الأيام.",
+    "en": "The index holds no article of these days.",
+    "fr": "L'index ne contient aucun article de ces jours.",
+}
+AFTER_REFERENCE = {
+    "ar": "لا مقالات من هذه الأيام: إنها بعد {date}، اليوم الذي يُطرح منه السؤال.",
+    "en": "No article can be of these days: they come after {date}, the day the question is asked from.",
+    "fr": "Aucun article ne peut être de ces jours : ils suivent le {date}, jour d'où la question est posée.",
+}
+
+
 def ask(
     question: str,
     retriever: Retriever,
@@ -86,9 +115,18 @@ def ask(
     history: Sequence[Turn] = (),
     k: int | None = None,
     answerer: str | Answerer | AnswererFactory | None = None,
+    now: str | dt.date | None = None,
+    timeline: bool | None = None,
     **search_options: Any,
 ) -> Answer:
     """Answer a question from the index, every sentence cited, or say the articles do not.
+
+    Time in the question counts from `now`, by default the newest article's day (`retriever.newest`;
+    an index with no dated article reads no time in questions). A question that names days ("في 14
+    مايو", "between 1 and 15 May", "last week") is answered from the articles published on them
+    (`Answer.searched` says which); one asking for the latest state ("ما آخر...", "latest", "now") is
+    answered from the newest of the relevant passages (`Answer.as_of`). Other questions are answered
+    as if no time were read.
 
     Args:
         question: in Arabic, English or French; a follow-up is resolved against `history`.
@@ -101,16 +139,23 @@ def ask(
             by `make_answerer` over the retriever's embedder. To ask many questions,
             pass one `Answerer` built by `make_answerer`, so its caches last. For a
             generated answer: `answerer=qa.llm.llm_answerer(qa.llm.LLMConfig(url))`.
+        now: the day the question is asked from: a date, a datetime or an ISO 8601 string
+            ("2018-06-30"); not after today.
+        timeline: add `Answer.timeline`, the story's dated events oldest first (None: when the
+            question asks how a story went, "ما تطورات", "timeline", "chronologie").
         **search_options: passed to `retriever.search` (`mode`, `filters`, ...).
 
     Returns:
         The answer; `search_query` is what was retrieved with, `question` the question as asked.
 
     Raises:
-        QueryError: the question, `k` or a search option is not acceptable.
+        QueryError: the question, `k` or a search option is not acceptable; `now` is not a date or
+            lies after today; the question names a day that cannot be ("31 فبراير"), a range that
+            ends before it starts, or days the filters' own dates leave out.
         SettingsError: `answerer` names no registered answerer.
     """
-    for event in ask_stream(question, retriever, history=history, k=k, answerer=answerer, stream=False, **search_options):
+    for event in ask_stream(question, retriever, history=history, k=k, answerer=answerer, now=now, timeline=timeline,
+                            stream=False, **search_options):
         if isinstance(event, Answer):
             return event
     raise AssertionError("ask_stream ends with an Answer")
@@ -123,6 +168,8 @@ def ask_stream(
     history: Sequence[Turn] = (),
     k: int | None = None,
     answerer: str | Answerer | AnswererFactory | None = None,
+    now: str | dt.date | None = None,
+    timeline: bool | None = None,
     stream: bool = True,
     **search_options: Any,
 ) -> Iterator[str | Answer]:
@@ -130,18 +177,147 @@ def ask_stream(
 
     The pieces are the generator's raw text, before verification: show them as
     work in progress and replace them with the `Answer`, the only thing checked.
-    An answerer without `stream` yields its `Answer` alone. Arguments and errors as `ask`.
+    An answerer without `stream` (and the answer to a latest-state question, sought
+    in the newest passages first) yields its `Answer` alone. Arguments and errors as `ask`.
     """
     question = check_question(question)
+    if timeline is not None and not isinstance(timeline, bool):
+        raise QueryError(f"timeline must be true, false or None, got {timeline!r}")
     chosen = make_answerer(answerer, retriever.embedder)
+    query = resolve_followup(question, history)
+    language = detect_language(question)
+    asked = asked_time(query, retriever, now, language=language)
     if is_wordless(question):
         # Nothing to search for: any passage found would be unrelated.
-        yield wordless_answer(question, detect_language(question))
+        yield wordless_answer(question, language)
         return
-    query = resolve_followup(question, history)
-    hits = retriever.search(query, k, **search_options)
-    language = detect_language(question)
+    if asked is not None and (asked.filtered or asked.latest):
+        events: Iterable[str | Answer] = _timed(query, asked, retriever, chosen, k, language, history, stream, search_options)
+    else:
+        hits = retriever.search(query, k, **search_options)
+        streaming = getattr(chosen, "stream", None) if stream else None
+        events = streaming(query, hits, language=language, history=history) if streaming else [chosen.answer(query, hits, language=language, history=history)]
+    for event in events:
+        if not isinstance(event, Answer):
+            yield event
+            continue
+        answer = replace(event, question=question, search_query=query)
+        if timeline if timeline is not None else (asked is not None and asked.timeline):
+            answer = _with_timeline(answer, query, asked, retriever, language, search_options)
+        yield answer
+
+
+def asked_time(query: str, retriever: Retriever, now: str | dt.date | None, *, language: str | None = None) -> QuestionTime | None:
+    """What `query` says about time, counted from `now` or else the index's newest article (None: no article is dated).
+
+    `language` is the label's («مقالات 8–15 مايو 2018»), by default the question's own.
+
+    Raises:
+        QueryError: `now` is malformed or after today; the question names an impossible day or a backward range.
+    """
+    if now is None:
+        reference = retriever.newest
+        if reference is None:
+            return None
+        # The index's own newest day is the reference even if a bad article dates itself in the future.
+        today = max(dt.date.today(), reference)
+    else:
+        reference, today = now, None
+    try:
+        return question_time(query, reference, language=language if language in LANGUAGES else None, today=today)
+    except DateError as error:
+        raise QueryError(str(error)) from error
+
+
+def _timed(query: str, asked: QuestionTime, retriever: Retriever, chosen: Answerer, k: int | None, language: str,
+           history: Sequence[Turn], stream: bool, search_options: dict[str, Any]) -> Iterator[str | Answer]:
+    """The answer to a question that names days or asks for the latest state: from the articles of those
+    days (up to the reference day for the latest state), the newest relevant passage first for the latter."""
+    top_k = check_k(retriever.settings.top_k if k is None else k)
+    # A latest-state question asked from a past `now` knows no later article.
+    since, until = (asked.since, asked.until) if asked.filtered else (None, asked.reference)
+    dated = _dated_fields(asked)
+    if since is not None and since > asked.reference:
+        text = AFTER_REFERENCE.get(language, AFTER_REFERENCE["en"]).format(date=format_date(asked.reference, language))
+        yield _abstention(query, text, language, dated)
+        return
+    options = dict(search_options)
+    options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
+    depth = min(MAX_TOP_K, max(2 * top_k, LATEST_DEPTH if asked.latest else 0))
+    hits = within_days(retriever.search(query, depth, **options), since, until)
+    if not hits:
+        yield _abstention(query, NO_ARTICLES.get(language, NO_ARTICLES["en"]), language, dated)
+        return
+    if asked.latest:
+        answer = _latest(query, hits, chosen, top_k, language, history)
+        yield _decorated(answer, dated, _as_of(answer, language))
+        return
+    hits = hits[:top_k]
     streaming = getattr(chosen, "stream", None) if stream else None
     events = streaming(query, hits, language=language, history=history) if streaming else [chosen.answer(query, hits, language=language, history=history)]
     for event in events:
-        yield replace(event, question=question, search_query=query) if isinstance(event, Answer) else event
+        yield _decorated(event, dated, "") if isinstance(event, Answer) else event
+
+
+def _latest(query: str, hits: list[Hit], chosen: Answerer, top_k: int, language: str, history: Sequence[Turn]) -> Answer:
+    """The answer from the newest relevant article's passages when they answer, else from the relevant ones, newest first."""
+    ordered = newest_first(hits, RECENCY_MARGIN)
+    newest = [hit for hit in ordered if hit.article_id == ordered[0].article_id]
+    answer = chosen.answer(query, newest, language=language, history=history)
+    if not answer.abstained:
+        return replace(answer, hits=tuple(ordered[:top_k]))
+    return chosen.answer(query, ordered[:top_k], language=language, history=history)
+
+
+def _dated_fields(asked: QuestionTime) -> dict[str, Any]:
+    if not asked.filtered:
+        return {}
+    label = asked.label or ""
+    return {"searched": label,
+            "searched_since": asked.since.isoformat() if asked.since else None,
+            "searched_until": asked.until.isoformat() if asked.until else None}
+
+
+def _abstention(query: str, text: str, language: str, dated: dict[str, Any]) -> Answer:
+    answer = Answer(question=query, text=text, citations=(), hits=(), abstained=True, language=language, search_query=query)
+    return _decorated(answer, dated, "")
+
+
+def _decorated(answer: Answer, dated: dict[str, Any], as_of: str) -> Answer:
+    """`answer` opening with the days it searched and the date it holds as of, each also in its own field."""
+    text = f"{as_of} {answer.text}" if as_of else answer.text
+    if dated:
+        searched = SEARCHED.get(answer.language, SEARCHED["en"]).format(label=dated["searched"])
+        text = f"{searched}\n{text}"
+    return replace(answer, text=text, as_of=as_of, **dated)
+
+
+def _as_of(answer: Answer, language: str) -> str:
+    """«حتى 30 يونيو 2018 (france24)» of the passage cited first; "" when the answer abstains or it is undated."""
+    if answer.abstained or not answer.citations:
+        return ""
+    first = answer.citations[0]
+    try:
+        day = published_date(first.published)
+    except DateError:
+        return ""
+    if day is None:
+        return ""
+    table = AS_OF if first.site else AS_OF_UNSITED
+    return table.get(language, table["en"]).format(date=format_date(day, language), site=first.site)
+
+
+def _with_timeline(answer: Answer, query: str, asked: QuestionTime | None, retriever: Retriever, language: str,
+                   search_options: dict[str, Any]) -> Answer:
+    """`answer` with the story's timeline, built from `TIMELINE_HITS` passages (of the days asked, if any)."""
+    from qa.timeline import TIMELINE_HITS, build_timeline, with_timeline
+
+    options = dict(search_options)
+    since, until = (asked.since, asked.until) if asked is not None and asked.filtered else (None, None)
+    if asked is not None and asked.filtered:
+        options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
+    hits = retriever.search(query, TIMELINE_HITS, **options)
+    if asked is not None and asked.filtered:
+        hits = within_days(hits, since, until)
+    entries = build_timeline(query, hits, language=language, embedder=retriever.embedder)
+    return with_timeline(answer, entries, hits)

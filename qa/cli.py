@@ -137,6 +137,8 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--index", default=index_default, help="index folder (default: %(default)s, or $QA_INDEX)")
     ask.add_argument("--json", action="store_true", help="the answer as one JSON object")
     ask.add_argument("--answerer", choices=ANSWERERS, default=None, help="what composes the answer (default: %s, or llm with --llm)" % Settings.answerer)
+    ask.add_argument("--now", metavar="YYYY-MM-DD", help="the day the question is asked from, which its time words count from (\"yesterday\", \"last week\"; default: the newest article's day)")
+    ask.add_argument("--timeline", action=argparse.BooleanOptionalAction, default=None, help="list the story's dated events, oldest first (default: when the question asks how a story went)")
     _add_llm_options(ask)
     _add_search_options(ask)
     _add_store_options(ask)
@@ -451,7 +453,8 @@ def _ask(args: argparse.Namespace) -> int:
 
     answerer = _answerer(args)
     with qa.Retriever.load(args.index, **_store_options(args)) as retriever:
-        answer = ask(args.question, retriever, k=args.k, answerer=answerer, mode=args.mode, filters=_filters(args))
+        answer = ask(args.question, retriever, k=args.k, answerer=answerer, now=args.now, timeline=args.timeline,
+                     mode=args.mode, filters=_filters(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False))
         return EXIT_OK
@@ -464,6 +467,10 @@ def _ask(args: argparse.Namespace) -> int:
         for hit in answer.hits:
             print(f"\n- {hit.title}{_meta(hit.site, format_published(hit.published, answer.language))}\n    {_clip(hit.text)}")
         return EXIT_OK
+    if answer.timeline:
+        print("\nTimeline:")
+        for entry in answer.timeline:
+            print(f"- {entry.date_text}{_meta(', '.join(entry.sites))}: {entry.sentence} [{entry.citation}]")
     print("\nSources:")
     shown: set[int] = set()
     for citation in answer.citations:

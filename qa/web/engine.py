@@ -161,7 +161,8 @@ class Engine:
         """The answer, and (for the UI) the whole articles it cites, by id; `lane` is one of LANES."""
         with self._slot(lane) as retriever:
             answer = qa.ask(query.question, retriever, history=query.history, k=query.k, mode=query.mode,
-                            filters=query.filters, answerer=self._answerer_for(retriever))
+                            filters=query.filters, answerer=self._answerer_for(retriever), now=query.now,
+                            timeline=query.timeline)
             articles = {}
             if with_articles:
                 for article_id in dict.fromkeys(c.article_id for c in answer.citations):
@@ -181,7 +182,8 @@ class Engine:
 
         with self._slot(lane) as retriever:
             for event in ask_stream(query.question, retriever, history=query.history, k=query.k, mode=query.mode,
-                                              filters=query.filters, answerer=self._answerer_for(retriever)):
+                                    filters=query.filters, answerer=self._answerer_for(retriever), now=query.now,
+                                    timeline=query.timeline):
                 if isinstance(event, str):
                     yield event
                     continue

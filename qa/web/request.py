@@ -21,6 +21,7 @@ MAX_FILTER_ITEMS = 50
 MAX_FILTER_ITEM_CHARS = 200
 
 QUERY_FIELDS = ("question", "k", "mode", "filters")
+ASK_FIELDS = ("history", "stream", "now", "timeline")
 FILTER_FIELDS = ("sources", "categories", "since", "until", "keep_undated")
 
 
@@ -35,6 +36,10 @@ class Query:
     history: tuple[Turn, ...] = ()
     # JSON API only: the answer as server-sent events, its text as it is generated, then the answer.
     stream: bool = False
+    # Ask only: the day the question is asked from (an ISO date; None: the newest article's), and whether
+    # the answer lists the story's dated events (None: the question decides). `qa.ask` checks `now`.
+    now: str | None = None
+    timeline: bool | None = None
 
 
 def parse_query(body: Any, *, with_history: bool) -> Query:
@@ -53,7 +58,7 @@ def parse_query(body: Any, *, with_history: bool) -> Query:
         raise RequestError("the request holds text that is not valid Unicode (an unpaired surrogate such as \\ud800)") from None
     except (TypeError, ValueError):
         pass  # not JSON data at all: the checks below name the field
-    allowed = QUERY_FIELDS + (("history", "stream") if with_history else ())
+    allowed = QUERY_FIELDS + (ASK_FIELDS if with_history else ())
     unknown = sorted(set(body) - set(allowed))
     if unknown:
         raise RequestError(f"unknown field {unknown[0]!r}; the fields are {', '.join(allowed)}")
@@ -72,7 +77,14 @@ def parse_query(body: Any, *, with_history: bool) -> Query:
     stream = body.get("stream", False)
     if not isinstance(stream, bool):
         raise RequestError(f"'stream' must be true or false, got {json_type(stream)}")
-    return Query(question=question.strip(), k=k, mode=mode, filters=parse_filters(body.get("filters")), history=history, stream=stream)
+    now = body.get("now")
+    if now is not None and (not isinstance(now, str) or len(now) > 40):
+        raise RequestError(f"'now' must be an ISO date string such as 2018-06-30, got {json_type(now)}")
+    timeline = body.get("timeline")
+    if timeline is not None and not isinstance(timeline, bool):
+        raise RequestError(f"'timeline' must be true, false or null, got {json_type(timeline)}")
+    return Query(question=question.strip(), k=k, mode=mode, filters=parse_filters(body.get("filters")), history=history,
+                 stream=stream, now=(now.strip() or None) if now else None, timeline=timeline)
 
 
 def parse_filters(value: Any) -> Filters:

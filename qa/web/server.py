@@ -42,11 +42,15 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
                            "filters": {"sources": [str], "categories": [str], "since": "YYYY-MM-DD",
                                        "until": "YYYY-MM-DD", "keep_undated": bool}}
                        -> {"question", "mode", "k", "hits": [Hit], "took_ms"}
-        POST /api/ask     the same fields, plus "history": [{"question": str, "answer": str}] (at most 10)
-                          and "stream": bool = false
+        POST /api/ask     the same fields, plus "history": [{"question": str, "answer": str}] (at most 10),
+                          "stream": bool = false, "now": "YYYY-MM-DD" (the day the question's time words count
+                          from; default: the newest article's) and "timeline": bool | null (null: the question decides)
                        -> {"question", "answer", "abstained", "language", "search_query",
                            "citations": [Citation], "answerer": "extractive"|"llm", "note": str,
-                           "removed": [{"sentence", "cited", "support", "reason"}], "hits": [Hit], "took_ms"}
+                           "removed": [{"sentence", "cited", "support", "reason"}], "short", "figures",
+                           "searched": str, "searched_since"/"searched_until": "YYYY-MM-DD" | null (the days a
+                           dated question was answered from), "as_of": str (a latest-state answer's date and
+                           site), "timeline": [TimelineEntry], "hits": [Hit], "took_ms"}
                           With "stream": true, server-sent events (text/event-stream): `event: delta` with
                           {"text"} for each piece a generating answerer writes (not yet verified), then one
                           `event: answer` with the object above (verified), or `event: error` with {"error"}.

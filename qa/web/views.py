@@ -28,6 +28,11 @@ def answer_json(answer: Answer, took_ms: float) -> dict[str, Any]:
         "removed": [asdict(r) for r in answer.removed],
         "short": asdict(answer.short) if answer.short is not None else None,
         "figures": [asdict(f) for f in answer.figures],
+        "searched": answer.searched,
+        "searched_since": answer.searched_since,
+        "searched_until": answer.searched_until,
+        "as_of": answer.as_of,
+        "timeline": [asdict(e) for e in answer.timeline],
         "hits": [hit_json(h, i) for i, h in enumerate(answer.hits, start=1)],
         "took_ms": round(took_ms, 1),
     }
