@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
@@ -69,6 +71,41 @@ def check_url(url: str) -> str:
     return url
 
 
+def is_private_host(host: str) -> bool:
+    """Whether `host` is, or resolves to, an address of this machine or its private network
+    (loopback, private, link-local such as a cloud's metadata service, unspecified, reserved, multicast).
+
+    A name that does not resolve counts as public: fetching it fails on its own.
+    """
+    try:
+        addresses = {ipaddress.ip_address(host.strip("[]"))}
+    except ValueError:
+        try:
+            found = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in found}
+    return any(a.is_private or a.is_loopback or a.is_link_local or a.is_unspecified or a.is_reserved or a.is_multicast
+               for a in addresses)
+
+
+def check_link(url: str, referrer: str) -> str:
+    """Return `url` unless it leads from a public `referrer` (a feed, a redirecting page) to a private address.
+
+    A feed on the open web must not make the reader fetch this machine's or its network's pages
+    (an intranet page, a cloud metadata service) into an index that others can query. A source the
+    user names on a private address (a newsroom's own feed server) may link within it.
+
+    Raises:
+        FetchError: `url` is refused by `check_url`, or is private while `referrer` is public.
+    """
+    host = urlsplit(check_url(url)).hostname or ""
+    origin = urlsplit(referrer).hostname or ""
+    if is_private_host(host) and not is_private_host(origin):
+        raise FetchError(f"{url}: a link from {origin} to a private address ({host}) is not followed")
+    return url
+
+
 def is_url(source: str) -> bool:
     """Whether a source names a URL (any scheme) rather than a path."""
     return "://" in source[:16]
@@ -96,11 +133,16 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None, accept: str = "*/*") -> Fetched:
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None, accept: str = "*/*",
+              referrer: str | None = None) -> Fetched:
         """GET `url`, following redirects within the limits; with `etag`/`last_modified` a conditional GET.
 
+        `referrer` is the URL that led here (a feed's, for its items): from a public one, `url` and its
+        redirects may not lead to a private address (`check_link`); neither may a redirect from a public URL.
+
         Raises:
-            FetchError: refused scheme, too many redirects, an HTTP status other than 2xx/304, a body over
+            FetchError: refused scheme, a link or redirect from a public site to a private address,
+                too many redirects, an HTTP status other than 2xx/304, a body over
                 `max_bytes`, a request over `timeout_s`, the budget spent, or a network error.
         """
         import httpx
@@ -110,7 +152,7 @@ class Fetcher:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        current = check_url(url)
+        current = check_url(url) if referrer is None else check_link(url, referrer)
         for _ in range(self.limits.max_redirects + 1):
             remaining = self._deadline - time.monotonic()
             if remaining <= 0:
@@ -120,7 +162,7 @@ class Fetcher:
             try:
                 with self._client.stream("GET", current, headers=headers) as response:
                     if response.status_code in _REDIRECTS and "location" in response.headers:
-                        current = check_url(urljoin(current, response.headers["location"]))
+                        current = check_link(urljoin(current, response.headers["location"]), current)
                         continue
                     if response.status_code == 304:
                         return Fetched(url, current, 304, response.headers.get("content-type", ""), b"",

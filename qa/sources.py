@@ -326,7 +326,8 @@ class Collector:
             return SourceReport(source, unchanged=int(entry.get("articles", 0)))
         kind = self._kind(source, fetched.content_type, fetched.body)
         if kind == "feed":
-            report = self._collect_feed(source, parse_feed(fetched.body, url=fetched.final_url, content_type=fetched.content_type), fetcher)
+            report = self._collect_feed(source, parse_feed(fetched.body, url=fetched.final_url, content_type=fetched.content_type), fetcher,
+                                        referrer=fetched.final_url)
         elif kind == "html":
             report = self._collect_page(source, fetched)
         else:
@@ -344,7 +345,7 @@ class Collector:
         entry["etag"] = None if retry else fetched.etag
         entry["last_modified"] = None if retry else fetched.last_modified
 
-    def _collect_feed(self, source: str, feed: Feed, fetcher: Fetcher) -> SourceReport:
+    def _collect_feed(self, source: str, feed: Feed, fetcher: Fetcher, *, referrer: str | None = None) -> SourceReport:
         new = unchanged = duplicates = 0
         failed: list[Skipped] = []
         if feed.problem:
@@ -354,7 +355,7 @@ class Collector:
                 unchanged += 1
                 continue
             try:
-                article = self._item_article(item, feed, fetcher)
+                article = self._item_article(item, feed, fetcher, referrer)
             except InputError as exc:
                 failed.append(Skipped(item.link, None, _reason(exc, item.link)))
                 continue
@@ -368,12 +369,12 @@ class Collector:
                 self.spool.remember_duplicate(source, item.link)
         return SourceReport(source, new=new, unchanged=unchanged, duplicates=duplicates, failed=tuple(failed))
 
-    def _item_article(self, item: FeedItem, feed: Feed, fetcher: Fetcher) -> Article:
+    def _item_article(self, item: FeedItem, feed: Feed, fetcher: Fetcher, referrer: str | None) -> Article:
         """The article of a feed item: its page, read; a feed that carries the whole story stands in for a page that fails."""
         if not item.link.startswith(("http://", "https://")):
             raise InputError(f"{item.link}: a feed item's link must be an http(s) URL")
         try:
-            fetched = fetcher.fetch(item.link, accept=_ACCEPT_PAGE)
+            fetched = fetcher.fetch(item.link, accept=_ACCEPT_PAGE, referrer=referrer)
             page = extract_page(fetched.body, url=fetched.final_url, content_type=fetched.content_type)
         except InputError:
             if len(_WORDS.findall(item.content)) < _FULL_STORY_WORDS:

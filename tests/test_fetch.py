@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import InputError, SettingsError
-from qa.fetch import USER_AGENT, FetchError, Fetcher, FetchLimits, check_url
+from qa.fetch import USER_AGENT, FetchError, Fetcher, FetchLimits, check_link, check_url, is_private_host
 from tests.news_server import NewsServer, Route
 
 
@@ -79,3 +79,31 @@ def test_the_time_budget_covers_all_requests_of_a_fetcher(server: NewsServer) ->
 def test_limits_must_be_positive(field: str) -> None:
     with pytest.raises(SettingsError, match=field):
         FetchLimits(**{field: 0})
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "10.1.2.3", "192.168.0.10", "172.16.5.4", "169.254.169.254",
+                                  "[::1]", "0.0.0.0", "fd00::1"])
+def test_addresses_of_this_machine_and_its_network_are_private(host: str) -> None:
+    assert is_private_host(host)
+
+
+@pytest.mark.parametrize("host", ["8.8.8.8", "1.1.1.1", "2606:4700:4700::1111", "no-such-host.invalid"])
+def test_public_addresses_and_unresolvable_names_are_not_private(host: str) -> None:
+    assert not is_private_host(host)
+
+
+def test_a_link_from_a_public_feed_to_a_private_address_is_refused() -> None:
+    with pytest.raises(FetchError, match=r"a link from news\.example\.com to a private address \(169\.254\.169\.254\)"):
+        check_link("http://169.254.169.254/latest/meta-data/", "https://news.example.com/rss.xml")
+    # Within the user's own network, and on the open web, links are followed.
+    assert check_link("http://127.0.0.1:8080/story", "http://127.0.0.1:8080/rss.xml")
+    assert check_link("https://8.8.8.8/story", "https://news.example.com/rss.xml")
+
+
+def test_a_private_page_linked_from_a_public_feed_is_refused_before_connecting(server: NewsServer) -> None:
+    with Fetcher() as fetcher:
+        with pytest.raises(FetchError, match="private address"):
+            fetcher.fetch(server.url + "/page", referrer="https://news.example.com/rss.xml")
+        # The same page from a feed on this machine (a newsroom's own server) is fetched.
+        assert fetcher.fetch(server.url + "/page", referrer=server.url + "/rss.xml").status == 200
+    assert server.hits["/page"] == 1  # the refused fetch never reached the server
