@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,15 @@ from qa.web.render import (
     streaming_message,
     user_message,
 )
-from qa.web.request import DEFAULT_K, MAX_FILTER_ITEMS, MAX_HISTORY_TURNS, MAX_K, Query, parse_query, source_names
+from qa.web.request import (
+    DEFAULT_K,
+    MAX_FILTER_ITEMS,
+    MAX_HISTORY_TURNS,
+    MAX_K,
+    parse_query,
+    source_names,
+)
+from qa.web.startup import index_examples
 from qa.web.views import answer_json, search_json
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -40,13 +49,8 @@ MAX_PANEL_TURNS = 20
 STATE_SESSIONS = 2000
 NEW_SESSION: dict[str, Any] = {"turns": [], "sections": [], "count": 0}
 
-EXAMPLES = [
-    "متى يزور أولوند موسكو؟",
-    "كم شخصا قتل في هجمات باريس؟",
-    "من هو السفير الروسي لدى فرنسا؟",
-    "مع من اتفق أولوند على توسيع العمليات العسكرية ضد داعش؟",
-    "When does Hollande visit Moscow?",
-]
+# The timeline switch: the question decides (a "what happened" question gets one), always, never.
+TIMELINE_CHOICES = {"حسب السؤال": None, "دائما": True, "أبدا": False}
 
 
 def head() -> str:
@@ -54,8 +58,17 @@ def head() -> str:
     return f"<script>\n{SCRIPT_PATH.read_text(encoding='utf-8')}</script>"
 
 
-def build_ui(engine: Engine) -> gr.Blocks:
-    """The chat page, plus the named API endpoints `ask` and `search`."""
+def examples_for(engine: Engine, examples: Sequence[str] | None = None) -> list[str]:
+    """The chat's example questions: `examples` when given (`--examples FILE`), else from the index served
+    (its newest titles as questions; the seed article's on the seed index), none without an index."""
+    if examples is not None:
+        return list(examples)
+    with engine.live.use() as retriever:
+        return index_examples(retriever) if retriever is not None else []
+
+
+def build_ui(engine: Engine, *, examples: Sequence[str] | None = None) -> gr.Blocks:
+    """The chat page, plus the named API endpoints `ask` and `search`; `examples` replace those drawn from the index."""
 
     def site_choices(shown: str | None) -> tuple[Any, str | None]:
         """New choices for the sources filter when the served generation is not the one `shown`."""
@@ -65,21 +78,23 @@ def build_ui(engine: Engine) -> gr.Blocks:
         return gr.update(choices=sites), generation
 
     def respond(question: str, chat: list[dict[str, Any]], state: dict[str, Any], k: float, mode: str,
-                sources: list[str] | str | None, since: str, until: str, shown: str | None) -> Iterator[tuple[Any, ...]]:
+                sources: list[str] | str | None, since: str, until: str, timeline: str | None,
+                shown: str | None) -> Iterator[tuple[Any, ...]]:
         chat = list(chat or [])
         state = {"turns": list(state.get("turns", [])), "sections": list(state.get("sections", [])), "count": state.get("count", 0)}
         try:
             query = parse_query(
                 {"question": question or "", "k": int(k), "mode": mode,
-                 "filters": {"sources": source_names(sources), "since": since or None, "until": until or None}},
-                with_history=False,
+                 "filters": {"sources": source_names(sources), "since": since or None, "until": until or None},
+                 "timeline": TIMELINE_CHOICES.get(timeline or "")},
+                with_history=True,  # an ask's fields (the timeline switch); the turns come from the session below
             )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a message in the chat
             chat.append({"role": "assistant", "content": error_message(explain(exc))})
             yield chat, gr.update(), gr.update(), state, gr.update(), shown
             return
         history = tuple(Turn(question=t["question"], answer=t["answer"]) for t in state["turns"])
-        query = Query(query.question, query.k, query.mode, query.filters, history)
+        query = replace(query, history=history)
         chat.append({"role": "user", "content": user_message(query.question)})
         chat.append({"role": "assistant", "content": PENDING})
         yield chat, "", gr.update(), state, gr.update(), shown
@@ -107,13 +122,15 @@ def build_ui(engine: Engine) -> gr.Blocks:
         return [], "", EMPTY_PANEL, NEW_SESSION
 
     def api_ask(question: str, k: int = DEFAULT_K, mode: str = "hybrid", sources: list[str] | None = None,
-                since: str | None = None, until: str | None = None, history: list[dict] | None = None) -> dict:
-        """Answer a question with cited sentences. `history` lists earlier turns as {"question", "answer"}."""
+                since: str | None = None, until: str | None = None, history: list[dict] | None = None,
+                timeline: bool | None = None) -> dict:
+        """Answer a question with cited sentences. `history` lists earlier turns as {"question", "answer"};
+        `timeline` true adds a dated list of the story's events, false never, null lets the question decide."""
         started = time.perf_counter()
         try:
             query = parse_query(
                 {"question": question, "k": k, "mode": mode, "history": history,
-                 "filters": {"sources": sources or [], "since": since, "until": until}},
+                 "filters": {"sources": sources or [], "since": since, "until": until}, "timeline": timeline},
                 with_history=True,
             )
             answer, _ = engine.ask(query)
@@ -158,7 +175,9 @@ def build_ui(engine: Engine) -> gr.Blocks:
                     )
                     send = gr.Button("اسأل", variant="primary", elem_id="qa-send", scale=1, min_width=80)
                     new = gr.Button("محادثة جديدة", elem_id="qa-new", scale=1, min_width=150)
-                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[question], label="أمثلة")
+                shown_examples = examples_for(engine, examples)
+                if shown_examples:
+                    gr.Examples(examples=[[q] for q in shown_examples], inputs=[question], label="أمثلة")
                 with gr.Accordion("الإعدادات", open=False):
                     with gr.Row():
                         k = gr.Slider(1, MAX_K, value=DEFAULT_K, step=1, label="عدد المقاطع")
@@ -171,10 +190,12 @@ def build_ui(engine: Engine) -> gr.Blocks:
                         )
                         since = gr.Textbox(label="من تاريخ", placeholder="2015-11-01")
                         until = gr.Textbox(label="إلى تاريخ", placeholder="2015-11-30")
+                    timeline = gr.Radio(list(TIMELINE_CHOICES), value=next(iter(TIMELINE_CHOICES)), label="خط زمني",
+                                        info="قائمة مؤرخة بأحداث القصة، الأقدم أولا", elem_id="qa-timeline-switch")
             with gr.Column(scale=2):
                 panel = gr.HTML(EMPTY_PANEL, elem_id="qa-sources-panel", js_on_load=None)
 
-        inputs = [question, chatbot, state, k, mode, sources, since, until, shown]
+        inputs = [question, chatbot, state, k, mode, sources, since, until, timeline, shown]
         outputs = [chatbot, question, panel, state, sources, shown]
         for trigger in (question.submit, send.click):
             trigger(respond, inputs, outputs, api_visibility="private", show_progress="hidden", concurrency_id="engine")
@@ -187,3 +208,4 @@ def build_ui(engine: Engine) -> gr.Blocks:
     demo.queue(default_concurrency_limit=engine.ui_concurrency, max_size=engine.backlog)
     demo.state_session_capacity = STATE_SESSIONS
     return demo
+

@@ -48,10 +48,15 @@ def answer_message(answer: Answer, turn: int) -> str:
 
     text = _MARKER.sub(link, _lines(answer.text))
     short = answer.short
-    if short is not None and short.text and "\n" not in short.text and answer.text.startswith(short.text):
+    # A when-answer opens with its date written for the reader («الثلاثاء 8 مايو 2018»), other short answers with their words.
+    written = (short.display or short.text) if short is not None else ""
+    if written and "\n" not in written and answer.text.startswith(written):
         # The phrase that answers opens the text: shown apart, before the sentences that support it.
-        lead = _lines(short.text)
-        text = f'<strong class="qa-short" title="الإجابة المختصرة">{lead}</strong>{_MARKER.sub(link, _lines(answer.text)[len(lead):])}'
+        lead = _lines(written)
+        shown = f'<time datetime="{esc(short.date)}">{lead}</time>' if short.date else lead
+        title = f"الإجابة المختصرة: «{short.text}» في المقال" if short.display else "الإجابة المختصرة"
+        text = f'<strong class="qa-short" title="{esc(title)}">{shown}</strong>{_MARKER.sub(link, _lines(answer.text)[len(lead):])}'
+    text += timeline_list(answer, turn)
     note = ""
     if answer.search_query and answer.search_query.strip() != answer.question.strip():
         note = f'<div class="qa-note" dir="rtl">بحثت عن: <bdi>{esc(answer.search_query)}</bdi></div>'
@@ -59,6 +64,31 @@ def answer_message(answer: Answer, turn: int) -> str:
     kind = "qa-answer qa-abstained" if answer.abstained else "qa-answer"
     kind += " qa-generated" if answer.answerer == "llm" else ""
     return f'<div class="qa-msg {kind}" dir="{text_direction(answer.text)}" lang="{esc(answer.language)}">{text}{note}</div>'
+
+
+def timeline_list(answer: Answer, turn: int) -> str:
+    """The answer's timeline as a list, oldest first: each line's date, sentence, outlets and `[n]` linked to its source.
+
+    Right to left when the question is Arabic; each sentence keeps its own direction. Empty without a timeline.
+    """
+    if not answer.timeline:
+        return ""
+    numbers = {c.number for c in answer.citations}
+    direction = "rtl" if answer.language == "ar" else text_direction(answer.question)
+    comma = "، " if direction == "rtl" else ", "
+    items = []
+    for entry in answer.timeline:
+        marker = f"[{entry.citation}]"
+        if entry.citation in numbers:
+            marker = f'<a class="qa-cite" href="#{source_id(turn, entry.citation)}" title="المصدر {entry.citation}">{marker}</a>'
+        # A line dated by its article's publication day (its sentence names no time) says so on hover.
+        kind, note = (" qa-tl-published", ' title="تاريخ نشر المقال؛ الجملة لا تذكر يوما"') if entry.certainty == "published" else ("", "")
+        sites = f' <span class="qa-tl-sites">({esc(comma.join(entry.sites))})</span>' if entry.sites else ""
+        items.append(
+            f'<li class="qa-tl-line{kind}"><time class="qa-tl-date" datetime="{esc(entry.date)}"{note}>{esc(entry.date_text)}</time> '
+            f'<span class="qa-tl-sentence" dir="{text_direction(entry.sentence)}">{esc(entry.sentence)}</span>{sites} {marker}</li>'
+        )
+    return f'<ol class="qa-timeline" dir="{direction}" lang="{esc(answer.language)}">{"".join(items)}</ol>'
 
 
 def _answerer_note(answer: Answer) -> str:

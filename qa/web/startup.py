@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import os
+import re
 import sys
 from collections.abc import Mapping
 from datetime import datetime
@@ -13,12 +14,15 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import qa
 from qa import stores
-from qa.config import Settings
-from qa.errors import IndexMissingError
+from qa.config import DEFAULT_SOURCES, Settings
+from qa.errors import IndexMissingError, SettingsError
 from qa.ingest import iter_source_files
 from qa.live import LiveIndex
 from qa.manifest import Manifest
 from qa.model_folder import models_root
+from qa.normalize import normalize
+from qa.stores.filters import published_timestamp
+from qa.text import detect_language
 from qa.web.engine import Engine
 
 if TYPE_CHECKING:
@@ -247,3 +251,87 @@ class ProgressPrinter:
         if line != self._last:
             print(line, file=self.out, flush=True)
             self._last = line
+
+
+# -- the chat's example questions -----------------------------------------------------------
+
+# The seed article's questions: shown only on the index built from the seeds alone.
+SEED_EXAMPLES = (
+    "متى يزور أولوند موسكو؟",
+    "كم شخصا قتل في هجمات باريس؟",
+    "من هو السفير الروسي لدى فرنسا؟",
+    "مع من اتفق أولوند على توسيع العمليات العسكرية ضد داعش؟",
+    "When does Hollande visit Moscow?",
+)
+EXAMPLE_COUNT = 5
+# A title turned into a question about its story, in the title's language.
+_ASK_ABOUT = {"ar": "ما تفاصيل خبر «{}»؟", "en": "What are the details of \"{}\"?", "fr": "Quels sont les détails de « {} » ?"}
+# What opens a title without being its news (a video, pictures, breaking), and what ends it (the site's name).
+_TITLE_LEAD = re.compile(r"^\s*(?:شاهد|فيديو|بالفيديو|بالصور|صور|عاجل|مباشر|watch|video|breaking|vidéo|direct)\s*(?:\.\.+|[:：،,|\-–—])\s*",
+                         re.IGNORECASE)
+_TITLE_TAIL = re.compile(r"\s+[|\-–—]\s+[^|\-–—]{1,30}$")
+# Titles of fewer words say too little to ask about; longer ones are cut at this many.
+_TITLE_WORDS = (3, 14)
+
+
+def read_examples(path: Path) -> list[str]:
+    """The example questions of a file: one a line, blank lines and `#` comments skipped.
+
+    Raises:
+        SettingsError: the file cannot be read, is not UTF-8 or holds no question.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"cannot read the examples file {path}: {exc}; give a UTF-8 text file, one question a line") from None
+    questions = [line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    if not questions:
+        raise SettingsError(f"the examples file {path} holds no question; write one question a line")
+    return questions
+
+
+def index_examples(retriever: qa.Retriever, *, seeds: Path | None = None, count: int = EXAMPLE_COUNT) -> list[str]:
+    """Example questions for the chat over `retriever`'s index: its newest titles turned into questions.
+
+    The seed article's questions (`SEED_EXAMPLES`) only when the index was built from `seeds` alone
+    (default: the default seeds folder); other titles are taken newest first, one a site before a
+    second from any, none repeating another's words. Undated articles come after dated ones.
+    """
+    seeds = seeds if seeds is not None else Path(DEFAULT_SOURCES[0])
+    built_from = {Path(s).resolve() for s in retriever.manifest.sources or ()}
+    if built_from and built_from == {seeds.resolve()}:
+        return list(SEED_EXAMPLES)[:count]
+    titles: dict[str, tuple[float, str, str | None]] = {}
+    for stored in retriever.store.iter_passages():
+        article = stored.article
+        if article.id not in titles:
+            titles[article.id] = (-(published_timestamp(article.published) or float("-inf")), article.title, article.site)
+    chosen: list[tuple[str, frozenset[str], str | None]] = []
+    for _, title, site in sorted(titles.values(), key=lambda t: t[0]):
+        question = title_question(title)
+        if question is None:
+            continue
+        words = frozenset(normalize(question).split())
+        if any(len(words & other) >= 0.5 * min(len(words), len(other)) for _, other, _ in chosen):
+            continue
+        chosen.append((question, words, site))
+        if len(chosen) >= 4 * count:
+            break
+    # One a site first, newest first, then the rest.
+    firsts, rest, sites = [], [], set()
+    for question, _, site in chosen:
+        (rest if site in sites else firsts).append(question)
+        sites.add(site)
+    return (firsts + rest)[:count]
+
+
+def title_question(title: str) -> str | None:
+    """A question about the story a title tells, in its language: «ما تفاصيل خبر «...»؟»; None for a title too short to ask about."""
+    cleaned = _TITLE_TAIL.sub("", _TITLE_LEAD.sub("", " ".join(title.split()))).strip(" .…:،,")
+    words = cleaned.split()
+    if len(words) < _TITLE_WORDS[0]:
+        return None
+    if len(words) > _TITLE_WORDS[1]:
+        cleaned = " ".join(words[:_TITLE_WORDS[1]]) + "…"
+    language = detect_language(cleaned)
+    return _ASK_ABOUT.get(language, _ASK_ABOUT["en"]).format(cleaned)

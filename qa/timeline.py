@@ -1,0 +1,192 @@
+"""A story's timeline: one dated line per event from the retrieved articles, oldest first, wire copies collapsed.
+
+For `ask`/`ask_stream` (qa/answer.py): search `TIMELINE_HITS` passages for a timeline (the answer itself
+keeps its own `k`), call `build_timeline(query, hits, language=..., embedder=retriever.embedder)`, then
+`with_timeline(answer, entries, hits)`, which numbers each line's `[n]` among the answer's citations
+(a passage already cited keeps its number, the others are cited after them).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import weakref
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from qa.answer_base import Encoder, cite
+from qa.errors import DateError
+from qa.extractive import ExtractiveAnswerer
+from qa.normalize import normalize
+from qa.records import Answer, Hit, TimelineEntry
+from qa.stores.filters import published_timestamp
+from qa.text.answer_date import choose_expression
+from qa.text.dates import (
+    LANGUAGES,
+    UNRESOLVED,
+    TimeExpression,
+    find_dates_on,
+    format_date,
+    format_range,
+    published_date,
+)
+
+__all__ = ["PUBLISHED", "TIMELINE_HITS", "build_timeline", "with_timeline"]
+
+# Passages a timeline reads: a story's days are spread over more articles than one answer's top 5.
+TIMELINE_HITS = 30
+# Sentences embedded for a timeline, the most promising first (as an answer's are; see ExtractiveAnswerer).
+TIMELINE_SENTENCES = 60
+# An article's line is kept when its best sentence scores within this of the best article's (and above
+# the answerer's abstention threshold); at most MAX_LINES lines, the best scoring ones.
+TIMELINE_MARGIN = 0.1
+MAX_LINES = 8
+# Two lines are one wire story (collapsed, their outlets listed together) when they fall on one day and
+# this share of the shorter sentence's words is in the other.
+COPY_OVERLAP = 0.6
+# The longest span that still dates one event ("الأسبوع الماضي"); longer ones are the story's background.
+EVENT_DAYS = 7
+PUBLISHED = "published"
+"""A line's certainty when its sentence names no time and the article's publication day stands in."""
+
+_answerers: weakref.WeakKeyDictionary[Any, ExtractiveAnswerer] = weakref.WeakKeyDictionary()
+_answerers_lock = threading.Lock()
+
+
+def _answerer(embedder: Encoder) -> ExtractiveAnswerer:
+    """One answerer per embedder, so the sentence vectors of a story asked about again are not embedded again."""
+    with _answerers_lock:
+        try:
+            answerer = _answerers.get(embedder)
+        except TypeError:  # an embedder that cannot be weakly referenced gets a fresh answerer each time
+            return ExtractiveAnswerer(embedder, passages=TIMELINE_HITS, sentences=TIMELINE_SENTENCES)
+        if answerer is None:
+            answerer = _answerers[embedder] = ExtractiveAnswerer(embedder, passages=TIMELINE_HITS, sentences=TIMELINE_SENTENCES)
+        return answerer
+
+
+def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedder: Encoder) -> tuple[TimelineEntry, ...]:
+    """The dated lines of a story, oldest first: for each relevant article, its sentence that best answers `question`.
+
+    A sentence is scored as the extractive answerer scores an answer's; an article is relevant when
+    its best sentence passes the answerer's abstention threshold and lies within `TIMELINE_MARGIN` of
+    the best article's. A line's date is the sentence's own time expression (the one nearest the
+    question's words, of those that can date an event: a day or a span of at most `EVENT_DAYS`, not
+    after the article's day) resolved against the article's publication date; a sentence that names no
+    such time (none, "since 2015", or a coming day: a plan, reported that day) is dated by its article's
+    publication day (certainty `PUBLISHED`). An article with no date whose sentence names no absolute
+    date cannot be placed, and is left out. Lines on one day whose sentences share `COPY_OVERLAP` of
+    their words are one wire story: one line, every outlet listed. Citation numbers run 1, 2, ... in
+    line order; `with_timeline` renumbers them among an answer's.
+
+    Args:
+        question: what the sentences are scored against (for a follow-up, the resolved query).
+        hits: the retrieved passages, best first (`TIMELINE_HITS` of them is what this reads).
+        language: "ar", "en" or "fr": the language of `date_text`.
+        embedder: the retriever's embedder (`retriever.embedder`).
+    """
+    language = language if language in LANGUAGES else "en"
+    answerer = _answerer(embedder)
+    candidates = answerer.rank_sentences(question, hits)
+    if not candidates:
+        return ()
+    floor = max(answerer.min_support, candidates[0].score - TIMELINE_MARGIN)
+    best: dict[str, Any] = {}
+    for candidate in candidates:
+        if candidate.score < floor:
+            break
+        best.setdefault(candidate.hit.article_id, candidate)
+    lines: list[tuple[float, TimelineEntry, frozenset[str]]] = []
+    for candidate in best.values():
+        entry = _entry(question, candidate, language)
+        if entry is None:
+            continue
+        words = frozenset(normalize(candidate.text).split())
+        copy = next((i for i, (_, kept, kept_words) in enumerate(lines)
+                     if kept.date == entry.date and _overlap(words, kept_words) >= COPY_OVERLAP), None)
+        if copy is None:
+            lines.append((candidate.score, entry, words))
+            continue
+        score, kept, kept_words = lines[copy]
+        sites = tuple(dict.fromkeys(kept.sites + entry.sites))
+        articles = tuple(dict.fromkeys(kept.articles + entry.articles))
+        lines[copy] = (score, replace(kept, sites=sites, articles=articles), kept_words)
+    kept_lines = sorted(lines, key=lambda line: -line[0])[:MAX_LINES]
+    ordered = sorted((entry for _, entry, _ in kept_lines), key=_chronological)
+    return tuple(replace(entry, citation=number) for number, entry in enumerate(ordered, start=1))
+
+
+def with_timeline(answer: Answer, entries: Sequence[TimelineEntry], hits: Sequence[Hit]) -> Answer:
+    """`answer` with `entries` as its timeline, each line's `[n]` one of the answer's citations.
+
+    A line from a passage the answer cites takes that citation's number; the others are cited after
+    the answer's own, in line order (`hits` holds their passages).
+    """
+    if not entries:
+        return answer
+    citations = list(answer.citations)
+    numbers = {c.passage_id: c.number for c in citations}
+    by_passage = {hit.passage_id: hit for hit in [*answer.hits, *hits]}
+    timeline = []
+    for entry in entries:
+        number = numbers.get(entry.passage_id)
+        hit = by_passage.get(entry.passage_id)
+        if number is None and hit is not None:
+            number = numbers[entry.passage_id] = max(numbers.values(), default=0) + 1
+            citations.append(cite(number, hit, entry.start - hit.start, entry.end - hit.start, 0.0))
+        elif number is not None and hit is not None and not any(
+                c.passage_id == entry.passage_id and c.start == entry.start for c in citations):
+            citations.append(cite(number, hit, entry.start - hit.start, entry.end - hit.start, 0.0))
+        if number is None:
+            continue  # its passage is not among the hits: nothing to cite it by
+        timeline.append(replace(entry, citation=number))
+    return replace(answer, timeline=tuple(timeline), citations=tuple(citations))
+
+
+def _entry(question: str, candidate: Any, language: str) -> TimelineEntry | None:
+    hit: Hit = candidate.hit
+    try:
+        published = published_date(hit.published)
+    except DateError:
+        published = None
+    datable = [found for found in find_dates_on(candidate.text, published) if _dates_an_event(found, published)]
+    found = choose_expression(question, candidate.text, datable)
+    if found is not None and found.since is not None and found.until is not None:
+        since, until, certainty = found.since, found.until, found.certainty
+        when: tuple[int, int] | None = (candidate.start + found.start, candidate.start + found.end)
+    elif published is not None:
+        since = until = published
+        certainty, when = PUBLISHED, None
+    else:
+        return None
+    sites = tuple(dict.fromkeys(c.site for c in hit.carriers if c.site)) or ((hit.site,) if hit.site else ())
+    articles = tuple(dict.fromkeys([hit.article_id, *(c.article_id for c in hit.carriers)]))
+    date_iso = since.isoformat() if since == until else f"{since.isoformat()}/{until.isoformat()}"
+    date_text = format_date(since, language) if since == until else format_range(since, until, language)
+    return TimelineEntry(
+        date=date_iso, date_text=date_text, sentence=candidate.text, start=candidate.start, end=candidate.end,
+        article_id=hit.article_id, passage_id=hit.passage_id, title=hit.title, sites=sites, citation=0,
+        certainty=certainty, published=hit.published, url=hit.url, articles=articles,
+        when_start=when[0] if when else None, when_end=when[1] if when else None,
+    )
+
+
+def _dates_an_event(found: TimeExpression, published: dt.date | None) -> bool:
+    """Whether a time expression can date the event its sentence reports: resolved, at most `EVENT_DAYS`
+    long (a month, a year or "since 2015" is the story's background), and not after the article's day
+    (a coming event is a plan; what happened is that it was announced)."""
+    if found.certainty == UNRESOLVED or found.since is None or found.until is None:
+        return False
+    if (found.until - found.since).days >= EVENT_DAYS:
+        return False
+    return published is None or found.since <= published
+
+
+def _chronological(entry: TimelineEntry) -> tuple[str, float, str]:
+    moment = published_timestamp(entry.published)
+    return entry.date.partition("/")[0], float("inf") if moment is None else moment, entry.article_id
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
