@@ -21,6 +21,7 @@ from qa.records import Answer, Hit, Turn
 from qa.retrieve import check_k, check_question, day_filters, newest_first, within_days
 from qa.text import QuestionTime, detect_language, format_date, published_date, question_time, resolve_followup
 from qa.text.dates import LANGUAGES
+from qa.timeline import TIMELINE_HITS, build_timeline, with_timeline
 
 if TYPE_CHECKING:
     from qa.retrieve import Retriever
@@ -310,8 +311,6 @@ def _as_of(answer: Answer, language: str) -> str:
 def _with_timeline(answer: Answer, query: str, asked: QuestionTime | None, retriever: Retriever, language: str,
                    search_options: dict[str, Any]) -> Answer:
     """`answer` with the story's timeline, built from `TIMELINE_HITS` passages (of the days asked, if any)."""
-    from qa.timeline import TIMELINE_HITS, build_timeline, with_timeline
-
     options = dict(search_options)
     since, until = (asked.since, asked.until) if asked is not None and asked.filtered else (None, None)
     if asked is not None and asked.filtered:

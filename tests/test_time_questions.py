@@ -193,6 +193,22 @@ def test_other_questions_keep_their_ranking_and_answer(index: tuple[Path, qa.Ret
 
 
 @pytest.mark.slow
+def test_a_story_question_gets_a_timeline_and_the_switch_decides(index: tuple[Path, qa.Retriever], answerer: Any) -> None:
+    _, retriever = index
+    question = "ما تطورات الاتفاق النووي مع إيران؟"
+    answer = ask(question, retriever, answerer=answerer)
+    dates = [entry.date for entry in answer.timeline]
+    assert len(dates) >= 2 and dates == sorted(dates)
+    numbers = {c.number for c in answer.citations}
+    assert all(entry.citation in numbers for entry in answer.timeline)
+    assert ask(question, retriever, answerer=answerer, timeline=False).timeline == ()
+    assert ask("ما موقف روسيا من الاتفاق النووي الإيراني؟", retriever, answerer=answerer, timeline=True).timeline
+    # Days named keep the timeline to them too.
+    dated = ask("ما تطورات الاتفاق النووي مع إيران في 9 مايو 2018؟", retriever, answerer=answerer)
+    assert {(entry.published or "")[:10] for entry in dated.timeline} <= {"2018-05-09"}
+
+
+@pytest.mark.slow
 def test_cli_now(index: tuple[Path, qa.Retriever], capsys: pytest.CaptureFixture[str]) -> None:
     path, _ = index
     assert main(["ask", "ماذا قالت روسيا عن الاتفاق النووي أمس؟", "--index", str(path), "--now", "2018-05-09", "--json"]) == 0
@@ -202,6 +218,8 @@ def test_cli_now(index: tuple[Path, qa.Retriever], capsys: pytest.CaptureFixture
     assert capsys.readouterr().out.startswith("بحث في مقالات 8 مايو 2018.\n")
     assert main(["ask", "ماذا حدث أمس؟", "--index", str(path), "--now", "9 May"]) == 2
     assert "qa: error: now '9 May' is not a date" in capsys.readouterr().err
+    assert main(["ask", "ما موقف روسيا من الاتفاق النووي؟", "--index", str(path), "--timeline"]) == 0
+    assert "\nTimeline:\n- " in capsys.readouterr().out
 
 
 @pytest.mark.slow
@@ -221,5 +239,7 @@ def test_json_now(index: tuple[Path, qa.Retriever]) -> None:
         for bad, message in (("soon", "is not a date"), ("2999-01-01", "is in the future")):
             refused = client.post("/api/ask", json={"question": "ماذا حدث أمس؟", "now": bad})
             assert refused.status_code == 400 and message in refused.json()["error"]["message"]
+        story = client.post("/api/ask", json={"question": "ما موقف روسيا من الاتفاق النووي؟", "timeline": True}).json()
+        assert story["timeline"] and all({"date", "date_text", "sentence", "sites", "citation"} <= set(e) for e in story["timeline"])
         wrong_type = client.post("/api/ask", json={"question": "ماذا حدث أمس؟", "now": 20180509})
         assert wrong_type.status_code == 400 and "'now' must be an ISO date string" in wrong_type.json()["error"]["message"]
