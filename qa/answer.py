@@ -19,7 +19,15 @@ from qa.errors import DateError, QueryError
 from qa.extractive import FIGURES_LEAD, SHORT_SEPARATOR, ExtractiveAnswerer
 from qa.records import Answer, Hit, Turn
 from qa.retrieve import check_k, check_question, day_filters, newest_first, within_days
-from qa.text import QuestionTime, detect_language, format_date, published_date, question_time, resolve_followup
+from qa.text import (
+    QuestionTime,
+    detect_language,
+    format_date,
+    format_range,
+    published_date,
+    question_time,
+    resolve_followup,
+)
 from qa.text.dates import LANGUAGES
 from qa.timeline import TIMELINE_HITS, build_timeline, with_timeline
 
@@ -102,10 +110,13 @@ NO_ARTICLES = {
     "en": "The index holds no article of these days.",
     "fr": "L'index ne contient aucun article de ces jours.",
 }
-AFTER_REFERENCE = {
-    "ar": "لا مقالات من هذه الأيام: إنها بعد {date}، اليوم الذي يُطرح منه السؤال.",
-    "en": "No article can be of these days: they come after {date}, the day the question is asked from.",
-    "fr": "Aucun article ne peut être de ces jours : ils suivent le {date}, jour d'où la question est posée.",
+# The note of a question whose dates lie outside the articles' (the Gulf war "عام 1990" asked of 2018 news,
+# the World Cup final of "15 July" asked of June's): no article can be of those days, so they are read as
+# the time of the event asked about, and the question is answered as one that names no date.
+OUTSIDE = {
+    "ar": "تقع تواريخ السؤال ({words}) خارج أيام المقالات ({span})، فالإجابة من كل المقالات.",
+    "en": "The question's dates ({words}) lie outside the articles' days ({span}), so it is answered from all of them.",
+    "fr": "Les dates de la question ({words}) sont hors des jours des articles ({span}) : la réponse puise dans tous.",
 }
 
 
@@ -126,8 +137,9 @@ def ask(
     an index with no dated article reads no time in questions). A question that names days ("في 14
     مايو", "between 1 and 15 May", "last week") is answered from the articles published on them
     (`Answer.searched` says which); one asking for the latest state ("ما آخر...", "latest", "now") is
-    answered from the newest of the relevant passages (`Answer.as_of`). Other questions are answered
-    as if no time were read.
+    answered from the newest of the relevant passages (`Answer.as_of`). Dates wholly outside the
+    articles' days ("عام 1990" asked of 2018 news) are the event's time, not a filter (`Answer.note`
+    says so). Other questions are answered as if no time were read.
 
     Args:
         question: in Arabic, English or French; a follow-up is resolved against `history`.
@@ -192,6 +204,10 @@ def ask_stream(
         # Nothing to search for: any passage found would be unrelated.
         yield wordless_answer(question, language)
         return
+    note = ""
+    if asked is not None and asked.filtered and not _meets_articles(asked, retriever.oldest):
+        note = _outside(asked, retriever.oldest, language)
+        asked = replace(asked, since=None, until=None, label=None)
     if asked is not None and (asked.filtered or asked.latest):
         events: Iterable[str | Answer] = _timed(query, asked, retriever, chosen, k, language, history, stream, search_options)
     else:
@@ -203,6 +219,8 @@ def ask_stream(
             yield event
             continue
         answer = replace(event, question=question, search_query=query)
+        if note:
+            answer = replace(answer, note=f"{note} {answer.note}".strip())
         if timeline if timeline is not None else (asked is not None and asked.timeline):
             answer = _with_timeline(answer, query, asked, retriever, language, search_options)
         yield answer
@@ -230,6 +248,20 @@ def asked_time(query: str, retriever: Retriever, now: str | dt.date | None, *, l
         raise QueryError(str(error)) from error
 
 
+def _meets_articles(asked: QuestionTime, oldest: dt.date | None) -> bool:
+    """Whether the question's days meet the articles' (from `oldest` to the reference day)."""
+    since, until = asked.since or dt.date.min, asked.until or dt.date.max
+    return oldest is not None and since <= asked.reference and until >= oldest
+
+
+def _outside(asked: QuestionTime, oldest: dt.date | None, language: str) -> str:
+    table = OUTSIDE.get(language, OUTSIDE["en"])
+    span = format_range(oldest, asked.reference, language) if oldest is not None and oldest <= asked.reference else "—"
+    asked_days = (format_range(asked.since, asked.until, language) if asked.since and asked.until
+                  else ", ".join(asked.words))
+    return table.format(words=asked_days, span=span)
+
+
 def _timed(query: str, asked: QuestionTime, retriever: Retriever, chosen: Answerer, k: int | None, language: str,
            history: Sequence[Turn], stream: bool, search_options: dict[str, Any]) -> Iterator[str | Answer]:
     """The answer to a question that names days or asks for the latest state: from the articles of those
@@ -238,10 +270,6 @@ def _timed(query: str, asked: QuestionTime, retriever: Retriever, chosen: Answer
     # A latest-state question asked from a past `now` knows no later article.
     since, until = (asked.since, asked.until) if asked.filtered else (None, asked.reference)
     dated = _dated_fields(asked)
-    if since is not None and since > asked.reference:
-        text = AFTER_REFERENCE.get(language, AFTER_REFERENCE["en"]).format(date=format_date(asked.reference, language))
-        yield _abstention(query, text, language, dated)
-        return
     options = dict(search_options)
     options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
     depth = min(MAX_TOP_K, max(2 * top_k, LATEST_DEPTH if asked.latest else 0))

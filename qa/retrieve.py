@@ -59,7 +59,7 @@ class Retriever:
         self._settings = settings if settings is not None else Settings()
         self._closed = False
         self._script: str | None = None
-        self._newest: tuple[dt.date | None] | None = None
+        self._span: tuple[dt.date | None, dt.date | None] | None = None
 
     @classmethod
     def load(
@@ -133,17 +133,27 @@ class Retriever:
 
     @property
     def newest(self) -> dt.date | None:
-        """The newest publication day of the indexed articles (None: none is dated), read once per retriever.
+        """The newest publication day of the indexed articles (None: none is dated).
 
         It is the day a question's time words count from ("yesterday", "last week") unless the caller
-        gives one (`qa.ask(..., now=...)`). A retriever serves one published version, so a newly
-        published one, loaded as a new retriever, is read again. An unreadable `published` is skipped.
+        gives one (`qa.ask(..., now=...)`). Read with `oldest` once per retriever: a retriever serves
+        one published version, and a newly published one, loaded as a new retriever, is read again.
+        An unreadable `published` is skipped.
         """
-        if self._newest is None:
+        return self._dates()[1]
+
+    @property
+    def oldest(self) -> dt.date | None:
+        """The oldest publication day of the indexed articles (None: none is dated); see `newest`."""
+        return self._dates()[0]
+
+    def _dates(self) -> tuple[dt.date | None, dt.date | None]:
+        if self._span is None:
             self._check_open()
-            self._newest = (max(filter(None, map(_day, {p.article.id: p.article.published
-                                                         for p in self._store.iter_passages()}.values())), default=None),)
-        return self._newest[0]
+            published = {p.article.id: p.article.published for p in self._store.iter_passages()}
+            days = [day for day in map(_day, published.values()) if day is not None]
+            self._span = (min(days, default=None), max(days, default=None))
+        return self._span
 
     def close(self) -> None:
         """Release the store (connections, memory maps); later calls raise StoreClosedError. Idempotent."""
