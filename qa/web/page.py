@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -35,6 +36,8 @@ from qa.web.request import (
 from qa.web.startup import index_examples
 from qa.web.views import answer_json, search_json
 
+logger = logging.getLogger("qa.app")
+
 STATIC = Path(__file__).resolve().parent / "static"
 CSS_PATH = STATIC / "app.css"
 SCRIPT_PATH = STATIC / "app.js"
@@ -64,7 +67,13 @@ def examples_for(engine: Engine, examples: Sequence[str] | None = None) -> list[
     if examples is not None:
         return list(examples)
     with engine.live.use() as retriever:
-        return index_examples(retriever) if retriever is not None else []
+        if retriever is None:
+            return []
+        try:
+            return index_examples(retriever)
+        except Exception as exc:  # noqa: BLE001 - the page serves without examples rather than not at all
+            logger.warning("the chat's examples could not be read from the index (%s); none are shown", exc)
+            return []
 
 
 def build_ui(engine: Engine, *, examples: Sequence[str] | None = None) -> gr.Blocks:
@@ -122,15 +131,16 @@ def build_ui(engine: Engine, *, examples: Sequence[str] | None = None) -> gr.Blo
         return [], "", EMPTY_PANEL, NEW_SESSION
 
     def api_ask(question: str, k: int = DEFAULT_K, mode: str = "hybrid", sources: list[str] | None = None,
-                since: str | None = None, until: str | None = None, history: list[dict] | None = None,
-                timeline: bool | None = None) -> dict:
-        """Answer a question with cited sentences. `history` lists earlier turns as {"question", "answer"};
-        `timeline` true adds a dated list of the story's events, false never, null lets the question decide."""
+                since: str | None = None, until: str | None = None, history: list[dict] | None = None) -> dict:
+        """Answer a question with cited sentences. `history` lists earlier turns as {"question", "answer"}.
+
+        A timeline comes when the question asks how a story went (the JSON API's "timeline" forces it either way):
+        a Gradio call sends every argument by position, so a new one would break the callers that send seven."""
         started = time.perf_counter()
         try:
             query = parse_query(
                 {"question": question, "k": k, "mode": mode, "history": history,
-                 "filters": {"sources": sources or [], "since": since, "until": until}, "timeline": timeline},
+                 "filters": {"sources": sources or [], "since": since, "until": until}},
                 with_history=True,
             )
             answer, _ = engine.ask(query)
