@@ -239,3 +239,14 @@ def test_real_ant_articles_of_the_iran_deal_withdrawal(monkeypatch):
     # the patterns run only near digits and time words; over the whole text they find the same
     monkeypatch.setattr(dates, "_windows", lambda folded: [(0, len(folded))])
     assert find_dates(body, published) == windowed
+
+
+def test_a_past_verb_cut_at_the_clause_window_is_not_read_as_a_future_one():
+    # The clause before a weekday is read up to 90 characters back: a window starting inside «استدعت»
+    # (summoned) once saw «ستدعت», a future verb's shape, and sent «الأحد» to the coming Sunday.
+    filler = " ".join(["السفير"] * 12)
+    text = f"وقالت إن الخارجية استدعت {filler} الأحد"
+    start = text.index("الأحد")
+    assert text[start - 90:start].startswith("ستدعت")
+    found = only(text, "2018-06-05")  # a Tuesday
+    assert found.text == "الأحد" and found.since == D(2018, 6, 3)

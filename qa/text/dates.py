@@ -285,12 +285,18 @@ def _nearest_year(month: int, day: int, anchor: dt.date, direction: int) -> dt.d
     return min(candidates, key=lambda d: (abs((d - anchor).days), d > anchor)) if candidates else None
 
 
+_CLAUSE_STOP = re.compile(r"[.!?؟\n]")
+
+
 def _looks_ahead(folded: str, start: int) -> bool:
     """Whether the clause before a weekday speaks of a coming event (a future verb, "scheduled")."""
-    window = folded[max(0, start - 90):start]
-    window = re.split(r"[.!?؟\n]", window)[-1]
-    for cue in _FUTURE_CUE.finditer(window):
-        if not _NOT_FUTURE.match(window, cue.start()):
+    # The clause: back to its stop, at most 90 characters; searched in place, so a cue's word-edge check
+    # sees the letter before the window (a window cut mid-word made «استدعت» «ستدعت», a future verb).
+    begin = max(0, start - 90)
+    stops = [m.end() for m in _CLAUSE_STOP.finditer(folded, begin, start)]
+    begin = stops[-1] if stops else begin
+    for cue in _FUTURE_CUE.finditer(folded, begin, start):
+        if not _NOT_FUTURE.match(folded, cue.start(), start):
             return True
     return False
 
