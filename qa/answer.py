@@ -103,11 +103,12 @@ def make_answerer(choice: str | Answerer | AnswererFactory | None, embedder: Enc
 RECENCY_MARGIN = 0.02
 # Passages a latest-state question looks through for the newest relevant one: the top k may all be older.
 LATEST_DEPTH = 20
-# What a dated question's answer opens with, the label being `QuestionTime.label` («مقالات 8–15 مايو 2018»).
+# The line a dated question's answer closes with, the label being `QuestionTime.label` («مقالات 8–15 مايو 2018»).
 SEARCHED = {"ar": "بحث في {label}.", "en": "Searched {label}.", "fr": "Recherche dans les {label}."}
-# How a latest-state answer opens: the date and site of the passage it cites first.
-AS_OF = {"ar": "حتى {date} ({site}):", "en": "As of {date} ({site}):", "fr": "Au {date} ({site}) :"}
-AS_OF_UNSITED = {"ar": "حتى {date}:", "en": "As of {date}:", "fr": "Au {date} :"}
+# The line a latest-state answer closes with: the date and site of the passage it cites first (the answer's
+# own first words stay first: a short answer leads them).
+AS_OF = {"ar": "حتى {date} ({site})", "en": "As of {date} ({site})", "fr": "Au {date} ({site})"}
+AS_OF_UNSITED = {"ar": "حتى {date}", "en": "As of {date}", "fr": "Au {date}"}
 # The abstentions of a dated question whose days hold no article.
 NO_ARTICLES = {
     "ar": "لا يحمل الفهرس مقالات من هذه الأيام.",
@@ -317,12 +318,13 @@ def _abstention(query: str, text: str, language: str, dated: dict[str, Any]) -> 
 
 
 def _decorated(answer: Answer, dated: dict[str, Any], as_of: str) -> Answer:
-    """`answer` opening with the days it searched and the date it holds as of, each also in its own field."""
-    text = f"{as_of} {answer.text}" if as_of else answer.text
+    """`answer` closing with the date it holds as of and the days it searched, each also in its own field."""
+    lines = [answer.text]
+    if as_of:
+        lines.append(f"{as_of}.")
     if dated:
-        searched = SEARCHED.get(answer.language, SEARCHED["en"]).format(label=dated["searched"])
-        text = f"{searched}\n{text}"
-    return replace(answer, text=text, as_of=as_of, **dated)
+        lines.append(SEARCHED.get(answer.language, SEARCHED["en"]).format(label=dated["searched"]))
+    return replace(answer, text="\n".join(lines), as_of=as_of, **dated)
 
 
 def _as_of(answer: Answer, language: str) -> str:
