@@ -6,8 +6,8 @@ DIR is a built index (e.g. `qa build ../shared/data/news/ant-multisource.jsonl.g
 1. Hybrid search, question encoding included, one question at a time, p50/p95 over
    XQuAD-ar questions (their paragraphs are not in the archive: they search among
    distractors) and over questions about the archive's own articles: the first
-   `--questions` titles of `--source`, each asked as "ماذا حدث: TITLE؟"; for those, how
-   often the article asked about comes back in the top 10.
+   `--questions` titles of `--source`, each asked as "ما تفاصيل خبر: TITLE؟" (not "ماذا حدث",
+   which asks for a timeline); for those, how often the article asked about comes back in the top 10.
 2. The index's own recall@10 against exact search, as the build measured it (manifest).
 3. App cold start: from starting `python -m qa.web --index DIR --build never` to the
    first answer of /api/ask, in a child process (imports, model and index load included).
@@ -55,7 +55,7 @@ def title_questions(source: Path, count: int) -> list[tuple[str, str]]:
     file, a folder or a .txt/.md article, so the ids are those the index holds.
     """
     titled = (article for article in iter_articles([source]) if article.title.strip())
-    return [(f"ماذا حدث: {article.title.strip()}؟", article.id) for article in islice(titled, count)]
+    return [(f"ما تفاصيل خبر: {article.title.strip()}؟", article.id) for article in islice(titled, count)]
 
 
 def percentiles(seconds: list[float]) -> str:

@@ -6,8 +6,8 @@
     python benchmarks/load_app.py --url http://127.0.0.1:7860 --pid 1234 --json
 
 Each client sends one question at a time, the next as soon as the answer is in. The questions
-are varied by default: XQuAD-ar's (distinct) and "ماذا حدث: TITLE؟" for the first titles of
-an archive (`--titles-from`, read with `qa.ingest.iter_articles`, so any source `qa build`
+are varied by default: XQuAD-ar's (distinct) and "ما تفاصيل خبر: TITLE؟" (not "ماذا حدث", which
+asks for a timeline) for the first titles of an archive (`--titles-from`, read with `qa.ingest.iter_articles`, so any source `qa build`
 takes), shuffled with a fixed seed; each client walks the pool from its own offset, so the
 server's caches (the embedder keeps the last `qa.embed.QUERY_CACHE` questions) answer few of
 them. `--question Q` asks one question only (a cache figure). JSON clients
@@ -119,7 +119,7 @@ def varied_questions(xquad: Path | None = XQUAD, titles_from: Path | None = ANT,
         from qa.ingest import iter_articles
 
         named = (article for article in iter_articles([titles_from]) if article.title.strip())
-        pool += [f"ماذا حدث: {article.title.strip()}؟" for article in islice(named, titles)]
+        pool += [f"ما تفاصيل خبر: {article.title.strip()}؟" for article in islice(named, titles)]
     pool = list(dict.fromkeys(pool))
     if not pool:
         raise SystemExit(f"no questions: neither {xquad} nor {titles_from} is there; give --question or --xquad/--titles-from")

@@ -438,3 +438,21 @@ def test_under_load_every_accepted_question_is_answered(background: BackgroundSe
     # 16 clients a door fit in the backlog (32): nobody is told to come back later.
     assert all(t.refused == 0 and t.answered >= 16 for t in result.targets), summary
     assert result.memory is not None and result.memory.growth_mib < 64, summary
+
+
+def test_the_examples_given_reach_the_page(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    asked = "ما تفاصيل خبر الاختبار المكتوب هنا؟"
+    with TestClient(create_app(Engine(StandInRetriever(tmp_path / "gen-1")), examples=[asked])) as client:  # type: ignore[arg-type]
+        config = client.get("/config")
+        assert config.status_code == 200, config.text
+        assert asked in config.text
+
+
+def test_a_date_error_is_a_bad_request_not_a_server_error() -> None:
+    from qa.errors import DateError
+    from qa.web.errors import explain
+
+    problem = explain(DateError("now: '2018-13-40' is not a date; write YYYY-MM-DD"))
+    assert problem.status == 400 and "YYYY-MM-DD" in problem.detail

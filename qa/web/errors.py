@@ -6,7 +6,7 @@ import logging
 import uuid
 from dataclasses import dataclass
 
-from qa.errors import IndexStoreError, ModelError, QAError, QueryError
+from qa.errors import DateError, IndexStoreError, ModelError, QAError, QueryError
 
 logger = logging.getLogger("qa.app")
 
@@ -42,7 +42,7 @@ def explain(exc: BaseException) -> Problem:
     if isinstance(exc, RequestError):
         headline = "الخادم مشغول" if isinstance(exc, Busy) else "تعذّر قبول الطلب"
         return Problem(exc.status, exc.kind, headline, str(exc))
-    if isinstance(exc, QueryError):
+    if isinstance(exc, (QueryError, DateError)):
         return Problem(400, "invalid_request", "تعذّر قبول السؤال", str(exc))
     if isinstance(exc, (IndexStoreError, ModelError)):
         return Problem(503, "index_unavailable", "الفهرس غير متاح", str(exc))

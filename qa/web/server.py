@@ -33,7 +33,7 @@ BLOCKED_ROUTES = (
 )
 
 
-def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAPI:
+def create_app(engine: Engine, *, auth: tuple[str, str] | None = None, examples: Sequence[str] | None = None) -> FastAPI:
     """The FastAPI server: JSON endpoints under /api, the Gradio page at /.
 
     JSON endpoints (UTF-8 JSON bodies of at most 64 KiB; with `auth`, HTTP basic auth):
@@ -185,7 +185,7 @@ def create_app(engine: Engine, *, auth: tuple[str, str] | None = None) -> FastAP
         payload = engine.health()
         return JSONResponse(payload, 200 if payload["status"] == "ok" else 503)
 
-    demo = build_ui(engine)
+    demo = build_ui(engine, examples=examples)
     return gr.mount_gradio_app(
         app, demo, path="/", auth=auth, allowed_paths=[], show_error=False, ssr_mode=False, run_history=False,
         mcp_server=False, footer_links=["api"], theme=gr.themes.Soft(font=THEME_FONTS, font_mono=["DejaVu Sans Mono", "monospace"]),
