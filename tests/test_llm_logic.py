@@ -168,6 +168,10 @@ def test_server_sent_events_are_read_and_errors_named() -> None:
 
 
 class StubRetriever:
+    # An undated index: no article's day to count a question's time words from.
+    newest = None
+    oldest = None
+
     def __init__(self) -> None:
         self.embedder = BagOfWords()
 
