@@ -27,9 +27,10 @@ step() {
 step pip install --disable-pip-version-check torch==2.13.0
 # The llm extra's llama-cpp-python ships as source: pip compiles llama.cpp: 505 CPU-seconds with these options (19 min
 # wall on 2 busy cores), once per machine. Only the shared libraries the Python package loads are built (no tools,
-# examples, tests, C++ server or multimodal library); GGML_NATIVE stays on, since the wheel is built and cached on the
-# machine that runs it. pip's wheel cache keeps it between runs.
-CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF}" \
+# examples, tests, C++ server or multimodal library). The build is portable AVX2 (GGML_NATIVE off): a native build on
+# an Intel Xeon with AMX segfaulted on the first token of every answer (llama.cpp 0.3.36, gemma-3-270m), while the
+# AVX2 build answers there as on the EPYC machines. pip's wheel cache keeps it between runs.
+CMAKE_ARGS="${CMAKE_ARGS:--DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF}" \
 CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
     step pip install --disable-pip-version-check -e ".[$EXTRAS]"
 step python -c "import qa, torch, faiss, sentence_transformers"
