@@ -32,7 +32,7 @@ from pathlib import Path
 
 from qa import Retriever
 from qa.ingest import iter_articles
-from qa.store import current_generation
+from qa.stores.generations import current_generation
 from qa.web.background import free_port
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -13,7 +13,7 @@ from pathlib import Path
 import qa
 from qa.evaluate import build_eval_index, load_squad
 from qa.fusion import fuse, max_scaled, reciprocal_rank
-from qa.store import current_generation
+from qa.stores.generations import current_generation
 
 DEPTH = 100
 

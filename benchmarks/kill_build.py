@@ -40,7 +40,7 @@ from typing import Any
 
 import qa
 from qa.embed import Embedder
-from qa.store import CURRENT, STORE, PassageStore, open_generation
+from qa.stores.generations import CURRENT, STORE, PassageStore, open_generation
 
 ROOT = Path(__file__).resolve().parent.parent
 

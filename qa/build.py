@@ -37,7 +37,7 @@ from qa.ingest import JSONL_SUFFIXES, TEXT_SUFFIXES, iter_articles, iter_source_
 from qa.lexical import DEFAULT_ANALYZER
 from qa.manifest import Chunking, Counts, IndexInfo, InputFile, Manifest, ModelInfo
 from qa.records import Article, Skipped
-from qa.store import article_sha256
+from qa.stores.generations import article_sha256
 from qa.stores import check_destination, locate, open_writer
 from qa.stores.base import IndexedArticle, StoreWriter
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from qa.errors import IndexMismatchError, QAError, StoreUnavailableError
-from qa.store import CURRENT
+from qa.stores.generations import CURRENT
 
 if TYPE_CHECKING:
     from qa.retrieve import Retriever

@@ -20,7 +20,7 @@ from qa.errors import (
     QueryError,
 )
 from qa.manifest import Chunking
-from qa.store import CURRENT, current_generation
+from qa.stores.generations import CURRENT, current_generation
 from qa.stores.base import StoreWriter
 from qa.stores.faiss_build import FaissWriter
 from tests.conftest import SEEDS
@@ -67,7 +67,7 @@ def test_bad_questions_are_refused(retriever: qa.Retriever, question: str, k: in
 
 
 def test_manifest_describes_the_index(seed_index: Path, embedder: Embedder) -> None:
-    _, manifest = qa.store.open_generation(seed_index)
+    _, manifest = qa.stores.generations.open_generation(seed_index)
     assert manifest.model.fingerprint == embedder.fingerprint
     assert manifest.model.dimension == 384
     assert manifest.model.precision in ("float32", "bfloat16", "int8")
@@ -247,7 +247,7 @@ def test_a_full_disk_keeps_the_previous_index_and_says_so(
     else:
         def full(*args: object, **kwargs: object) -> None:
             raise sqlite3.OperationalError("database or disk is full")
-        monkeypatch.setattr(qa.store.PassageStore, "add", full)
+        monkeypatch.setattr(qa.stores.generations.PassageStore, "add", full)
     with pytest.raises(qa.QAError, match="disk .* is full.*current index is unchanged"):
         qa.build_index([SEEDS], out, embedder=embedder, force=True)
     assert current_generation(out) == before

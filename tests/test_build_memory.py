@@ -15,7 +15,7 @@ from qa import lexical
 from qa.config import Settings
 from qa.embed import Embedder
 from qa.lexical import LexicalIndex
-from qa.store import STORE, PassageStore
+from qa.stores.generations import STORE, PassageStore
 from qa.stores import faiss_build
 
 

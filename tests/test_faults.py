@@ -18,7 +18,7 @@ from qa.cli import main
 from qa.config import INDEX_FORMAT
 from qa.embed import Embedder
 from qa.errors import IndexStoreError
-from qa.store import CURRENT, MANIFEST, STORE
+from qa.stores.generations import CURRENT, MANIFEST, STORE
 from tests.conftest import ANT, ROOT, SEEDS, require
 
 pytestmark = pytest.mark.slow

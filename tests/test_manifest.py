@@ -14,7 +14,7 @@ from qa.config import INDEX_FORMAT
 from qa.errors import IndexCorruptError, IndexMismatchError
 from qa.manifest import Chunking, Manifest, Prompts, Recall
 from qa.records import Skipped
-from qa.store import CURRENT, MANIFEST
+from qa.stores.generations import CURRENT, MANIFEST
 
 REBUILD = "rebuild it with `qa build SOURCES --out vectors`"
 

@@ -14,7 +14,7 @@ import pytest
 from qa.build import build_index
 from qa.cli import main
 from qa.errors import IndexStoreError
-from qa.store import STORE, PassageStore, open_generation
+from qa.stores.generations import STORE, PassageStore, open_generation
 
 HOSTILE_IDS = [
     "../../escape", "/tmp/absolute", "..\\..\\windows", "gen-evil", "CURRENT", ".tmp-gen-x", "a/../../b",

@@ -13,7 +13,7 @@ import numpy as np
 from qa.errors import StoreClosedError
 from qa.manifest import Manifest
 from qa.records import Article, Filters, Passage
-from qa.store import StoredPassage
+from qa.stores.generations import StoredPassage
 
 if TYPE_CHECKING:
     from qa.config import Settings
@@ -155,7 +155,7 @@ class StoreWriter(Protocol):
         """The manifest of the version this build starts from (None: it starts from nothing)."""
 
     def existing(self) -> Mapping[str, str]:
-        """Article id to article sha256 (`qa.store.article_sha256`) of the version this build starts from."""
+        """Article id to article sha256 (`qa.stores.generations.article_sha256`) of the version this build starts from."""
 
     def keep(self, article: Article) -> int:
         """`article` is unchanged (same sha256): it stays, under its new origin; return its passage count."""

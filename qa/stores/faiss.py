@@ -13,7 +13,7 @@ from qa.index import HNSW_EF_SEARCH, INDEX_FILE, VECTORS_FILE, VectorIndex
 from qa.lexical import LexicalIndex
 from qa.manifest import Manifest
 from qa.records import Article, Filters
-from qa.store import REBUILD_HINT, STORE, PassageStore, StoredPassage, open_generation
+from qa.stores.generations import REBUILD_HINT, STORE, PassageStore, StoredPassage, open_generation
 from qa.stores.base import Ranking, StoreClosedError
 from qa.stores.filters import date_bounds, folded, published_timestamp
 

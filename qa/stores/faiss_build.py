@@ -33,7 +33,7 @@ from qa.index import INDEX_FILE, VECTORS_FILE, VectorIndex, choose_type, load_ve
 from qa.lexical import ANALYZER_VERSION, DEFAULT_ANALYZER, LexicalIndex, Terms
 from qa.manifest import Chunking, IndexInfo, LexicalInfo, Manifest, Recall
 from qa.records import Article
-from qa.store import (
+from qa.stores.generations import (
     STORE,
     PassageStore,
     assemble_store,

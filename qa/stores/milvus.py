@@ -30,7 +30,7 @@ from qa.errors import (
 from qa.lexical import DEFAULT_ANALYZER, Analyzer
 from qa.manifest import Manifest
 from qa.records import Article, Filters, Passage
-from qa.store import StoredPassage
+from qa.stores.generations import StoredPassage
 from qa.stores.base import Ranking
 from qa.stores.filters import date_bounds, folded
 

@@ -500,6 +500,6 @@ def _client_versions() -> dict[str, str]:
 
 
 def _sha(article: Article) -> str:
-    from qa.store import article_sha256
+    from qa.stores.generations import article_sha256
 
     return article_sha256(article)
