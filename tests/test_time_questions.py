@@ -24,6 +24,10 @@ DAYS = ("2018-05-07", "2018-05-08", "2018-05-09")
 # The 8 May articles on Trump's withdrawal from the Iran deal, published after his speech.
 IRAN_DEAL = ("CN-middleEast-844-20180508", "FR-internationalNews-1140-20180508", "BB-internationalNews-479-20180508",
              "CN-middleEast-843-20180508", "AL-internationalNews-1074-20180508")
+# Other 8 May articles on the deal that the day's nuclear-deal sample takes (titles: Trump prepares his decision on
+# the deal; Trump's four options; the deal's terms and why Trump wants out): which of them rank first differs by CPU.
+DEAL_OF_8_MAY = (*IRAN_DEAL, "BB-internationalNews-477-20180508", "BB-middleEast-467-20180508",
+                 "FR-internationalNews-1136-20180508")
 
 
 def _articles(ant: Path) -> list[dict[str, Any]]:
@@ -84,7 +88,7 @@ def test_a_named_day_keeps_the_answer_to_it(index: tuple[Path, qa.Retriever], an
     assert (answer.searched, answer.searched_since, answer.searched_until) == ("مقالات 8 مايو 2018", "2018-05-08", "2018-05-08")
     assert answer.text.endswith("\nبحث في مقالات 8 مايو 2018.")
     # The Iran-deal articles of that day are among the sources.
-    assert {h.article_id for h in answer.hits} & set(IRAN_DEAL)
+    assert {h.article_id for h in answer.hits} & set(DEAL_OF_8_MAY)
 
 
 @pytest.mark.slow
