@@ -27,6 +27,7 @@ from qa.text import (
     published_date,
     question_time,
     resolve_followup,
+    topic,
 )
 from qa.text.dates import LANGUAGES
 from qa.timeline import TIMELINE_HITS, build_timeline, with_timeline
@@ -223,7 +224,7 @@ def ask_stream(
         if not isinstance(event, Answer):
             yield event
             continue
-        answer = replace(event, question=question, search_query=query)
+        answer = replace(event, question=question, search_query=event.search_query or query)
         if note:
             answer = replace(answer, note=f"{note} {answer.note}".strip())
         if timeline if timeline is not None else (asked is not None and asked.timeline):
@@ -278,12 +279,14 @@ def _timed(query: str, asked: QuestionTime, retriever: Retriever, chosen: Answer
     options = dict(search_options)
     options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
     depth = min(MAX_TOP_K, max(2 * top_k, LATEST_DEPTH if asked.latest else 0))
-    hits = within_days(retriever.search(query, depth, **options), since, until)
+    # A latest-state question is searched and read by its story's words, its cues ("آخر الأخبار عن") left out.
+    searched = topic(query) if asked.latest else query
+    hits = within_days(retriever.search(searched, depth, **options), since, until)
     if not hits:
         yield _abstention(query, NO_ARTICLES.get(language, NO_ARTICLES["en"]), language, dated)
         return
     if asked.latest:
-        answer = _latest(query, hits, chosen, top_k, language, history)
+        answer = _latest(searched, hits, chosen, top_k, language, history)
         yield _decorated(answer, dated, _as_of(answer, language))
         return
     hits = hits[:top_k]

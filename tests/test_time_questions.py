@@ -18,7 +18,7 @@ from qa.embed import Embedder
 from qa.errors import QueryError
 from qa.records import Answer, Filters
 from qa.retrieve import newest_first
-from qa.text import published_date
+from qa.text import published_date, topic
 
 DAYS = ("2018-05-07", "2018-05-08", "2018-05-09")
 # The 8 May articles on Trump's withdrawal from the Iran deal, published after his speech.
@@ -181,8 +181,9 @@ def test_a_latest_question_cites_the_newest_relevant_passage_first(index: tuple[
     assert day is not None and answer.as_of == f"حتى {day.day} مايو 2018 ({first.site})"
     assert answer.text.endswith(f"\n{answer.as_of}.")
     assert answer.searched == "" and answer.searched_since is None
-    # The newest of the passages near the best one opens the answer's sources.
-    plain = retriever.search(question, 20)
+    # Searched by its story's words, the newest of the passages near the best one opens the answer's sources.
+    assert answer.search_query == topic(question) == "ما المواقف من انسحاب أمريكا من الاتفاق النووي الإيراني؟"
+    plain = retriever.search(topic(question), 20)
     near = newest_first(plain, qa.answer.RECENCY_MARGIN)
     assert answer.hits[0].article_id == near[0].article_id
     assert first.article_id == near[0].article_id or answer.hits[0].published <= first.published

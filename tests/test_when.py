@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from qa.errors import DateError, QAError
-from qa.text.when import QuestionTime, newest_day, question_time, question_times, reference_date
+from qa.text.when import QuestionTime, newest_day, question_time, question_times, reference_date, topic
 
 D = dt.date
 NOW = "2018-05-15"
@@ -121,3 +121,22 @@ def test_newest_day_is_the_default_reference():
     assert newest_day([None, ""]) is None
     with pytest.raises(DateError, match="'soon' is not a date"):
         newest_day(["2018-05-08", "soon"])
+
+
+@pytest.mark.parametrize(
+    ("question", "story"),
+    [
+        ("ما آخر الأخبار عن معركة الحديدة؟", "ما معركة الحديدة؟"),
+        ("ما أحدث التطورات في الانتخابات اللبنانية؟", "ما الانتخابات اللبنانية؟"),
+        ("ما الوضع الحالي في درعا؟", "ما الوضع في درعا؟"),
+        ("من رئيس وزراء الأردن حاليا؟", "من رئيس وزراء الأردن؟"),
+        ("Who is Spain's prime minister now?", "Who is Spain's prime minister?"),
+        ("What is the latest news on the Lifeline ship?", "What is the the Lifeline ship?"),
+        ("Quelles sont les dernières nouvelles du navire Lifeline ?", "Quelles sont les navire Lifeline?"),
+        # "الشهر الحالي" is a time, not a cue; a question that is only cues is kept whole.
+        ("ماذا حدث في الشهر الحالي؟", "ماذا حدث في الشهر الحالي؟"),
+        ("ما آخر الأخبار؟", "ما آخر الأخبار؟"),
+    ],
+)
+def test_a_latest_question_is_searched_by_its_story(question, story):
+    assert topic(question) == story

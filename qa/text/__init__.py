@@ -22,7 +22,7 @@ from qa.text.language import (
     script_of,
     text_direction,
 )
-from qa.text.when import QuestionTime, newest_day, question_time, question_times, reference_date
+from qa.text.when import QuestionTime, newest_day, question_time, question_times, reference_date, topic
 from qa.text.words import (
     INDEX_STEMMERS,
     INDEX_STOPWORDS,
@@ -62,6 +62,7 @@ __all__ = [
     "question_time",
     "question_times",
     "reference_date",
+    "topic",
     "question_type",
     "resolve_followup",
     "script_of",

@@ -18,6 +18,7 @@ from qa.text.dates import (
     published_date,
 )
 from qa.text.language import detect_language
+from qa.text.words import content_words, split_words
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,28 @@ _TIMELINE = re.compile(
     r"|\b(?:chronologie|que\s+s'est-il\s+passé|qu'est-ce\s+qui\s+s'est\s+passé|historique)\b",
     re.IGNORECASE,
 )
+# A latest-state cue with the news words it governs ("آخر الأخبار عن", "أحدث التطورات في", "latest news on",
+# "dernières nouvelles du"): what the question wants to be new, not what it is about. Searched for, "الأخبار"
+# finds a newsroom shooting and "أحدث" an app's "latest version" (June 2018 newsroom dev, la57 and la58).
+_NEWS_WORDS = (r"(?:\s+(?:ال)?(?:أخبار|اخبار|تطورات|مستجدات|معلومات|أنباء|انباء)"
+               r"|\s+(?:news|developments|updates?|nouvelles|informations|évolutions|développements))")
+_CUE = re.compile(
+    rf"(?:{_LATEST.pattern})(?:{_NEWS_WORDS}(?:\s+(?:عن|في|بشأن|حول|من|on|about|in|of|from|du|de\s+la|de|des|sur|concernant)(?!\w))?"
+    rf"|\s+(?:عن|بشأن|حول|on|about|sur|concernant)(?!\w))?",
+    re.IGNORECASE,
+)
+
+
+def topic(question: str) -> str:
+    """`question` without its latest-state cues: the words to search a latest-state question's story by.
+
+    "ما آخر الأخبار عن معركة الحديدة؟" → "ما معركة الحديدة؟"; "Who is Spain's prime minister now?" →
+    "Who is Spain's prime minister?". A question that is only cues is kept whole.
+    """
+    stripped = re.sub(r"\s+([?؟.!])", r"\1", re.sub(r"\s{2,}", " ", _CUE.sub(" ", question))).strip()
+    return stripped if content_words(split_words(stripped)) else question
+
+
 # "آخر 3 أيام", "the last 7 days", "les 3 derniers jours": a window back from the reference.
 _WINDOW = re.compile(
     r"(?<!\w)(?:(?:خلال|في)\s+)?(?:آخر|اخر)\s*(?P<n>\d+|ثلاثة|أربعة|خمسة|سبعة|عشرة)?\s*(?P<unit>أيام|يوما|يومًا|أسابيع|أسبوعا|أشهر|شهور|ساعة|يوم|أسبوع|شهر)(?:\s+(?:الأخيرة|الماضية))?(?!\w)"
