@@ -352,8 +352,11 @@ def _with_timeline(answer: Answer, query: str, asked: QuestionTime | None, retri
     since, until = (asked.since, asked.until) if asked is not None and asked.filtered else (None, None)
     if asked is not None and asked.filtered:
         options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
-    hits = retriever.search(query, TIMELINE_HITS, **options)
+    # Searched and scored by its story's words, its cues ("ما تطورات", "timeline of") left out.
+    story = topic(query)
+    hits = retriever.search(story, TIMELINE_HITS, **options)
     if asked is not None and asked.filtered:
         hits = within_days(hits, since, until)
-    entries = build_timeline(query, hits, language=language, embedder=retriever.embedder)
+    entries = build_timeline(story, hits, language=language, embedder=retriever.embedder,
+                             article_text=lambda article_id: retriever.article(article_id).text)
     return with_timeline(answer, entries, hits)

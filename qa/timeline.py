@@ -9,9 +9,10 @@ keeps its own `k`), call `build_timeline(query, hits, language=..., embedder=ret
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -53,6 +54,9 @@ COPY_OVERLAP = 0.6
 WIRE_WORDS = 20
 # The longest span that still dates one event ("الأسبوع الماضي"); longer ones are the story's background.
 EVENT_DAYS = 7
+# "منذ" / "since" / "depuis" and at most ONSET_WORDS words before a time expression, within its clause.
+ONSET_WORDS = 8
+_SINCE = re.compile(rf"(?<!\w)(?:منذ|ومنذ|since|depuis|dès)(?!\w)(?:\s+\S+){{0,{ONSET_WORDS}}}\s*$", re.IGNORECASE)
 PUBLISHED = "published"
 """A line's certainty when its sentence names no time and the article's publication day stands in."""
 
@@ -72,7 +76,8 @@ def _answerer(embedder: Encoder) -> ExtractiveAnswerer:
         return answerer
 
 
-def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedder: Encoder) -> tuple[TimelineEntry, ...]:
+def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedder: Encoder,
+                   article_text: Callable[[str], str] | None = None) -> tuple[TimelineEntry, ...]:
     """The dated lines of a story, oldest first: for each relevant article, its sentence that best answers `question`.
 
     A sentence is scored as the extractive answerer scores an answer's; an article is relevant when
@@ -92,6 +97,9 @@ def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedde
         hits: the retrieved passages, best first (`TIMELINE_HITS` of them is what this reads).
         language: "ar", "en" or "fr": the language of `date_text`.
         embedder: the retriever's embedder (`retriever.embedder`).
+        article_text: an article's whole text by its id (`lambda a: retriever.article(a).text`), so that
+            two outlets' copies of one wire story are known by any paragraph they share, not only by
+            those their retrieved passages show (None: the passages alone).
     """
     language = language if language in LANGUAGES else "en"
     answerer = _answerer(embedder)
@@ -104,7 +112,7 @@ def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedde
         if candidate.score < floor:
             break
         best.setdefault(candidate.hit.article_id, candidate)
-    paragraphs = _long_paragraphs(hits)
+    paragraphs = _long_paragraphs(hits, article_text, {a for c in best.values() for a in (c.hit.article_id, *(k.article_id for k in c.hit.carriers))})
     lines: list[tuple[float, TimelineEntry, frozenset[str], frozenset[str]]] = []
     for candidate in best.values():
         entry = _entry(question, candidate, language)
@@ -121,8 +129,7 @@ def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedde
         sites = tuple(dict.fromkeys(kept.sites + entry.sites))
         articles = tuple(dict.fromkeys(kept.articles + entry.articles))
         lines[copy] = (score, replace(kept, sites=sites, articles=articles), kept_words, kept_shared | shared)
-    kept_lines = sorted(lines, key=lambda line: -line[0])[:MAX_LINES]
-    ordered = sorted((entry for _, entry, _, _ in kept_lines), key=_chronological)
+    ordered = sorted(_spread_over_days([(score, entry) for score, entry, _, _ in lines]), key=_chronological)
     return tuple(replace(entry, citation=number) for number, entry in enumerate(ordered, start=1))
 
 
@@ -159,7 +166,8 @@ def _entry(question: str, candidate: Any, language: str) -> TimelineEntry | None
         published = published_date(hit.published)
     except DateError:
         published = None
-    datable = [found for found in find_dates_on(candidate.text, published) if _dates_an_event(found, published)]
+    datable = [found for found in find_dates_on(candidate.text, published)
+               if _dates_an_event(found, published) and not _onset(candidate.text, found)]
     found = choose_expression(question, candidate.text, datable)
     if found is not None and found.since is not None and found.until is not None:
         since, until, certainty = found.since, found.until, found.certainty
@@ -192,16 +200,44 @@ def _dates_an_event(found: TimeExpression, published: dt.date | None) -> bool:
     return published is None or found.since <= published
 
 
-def _long_paragraphs(hits: Sequence[Hit]) -> dict[str, frozenset[str]]:
-    """Each article's paragraphs of `WIRE_WORDS` words or more (normalized), as far as its retrieved passages show them."""
+def _onset(sentence: str, found: TimeExpression) -> bool:
+    """Whether `found` is governed by "منذ" / "since" / "depuis" ("تتواصل الاحتجاجات منذ الأربعاء", "منذ بدء
+    الهجوم في 19 يونيو"): the start of a state that goes on, not the day of the event the sentence reports,
+    which its article's day dates."""
+    clause = re.split(r"[،,؛;:.!?؟]", sentence[:found.start])[-1]
+    return bool(_SINCE.search(clause))
+
+
+def _long_paragraphs(hits: Sequence[Hit], article_text: Callable[[str], str] | None,
+                     chosen: set[str]) -> dict[str, frozenset[str]]:
+    """Each article's paragraphs of `WIRE_WORDS` words or more (normalized): of its whole text for the
+    `chosen` articles when `article_text` is given, else as far as its retrieved passages show them."""
     found: dict[str, set[str]] = {}
-    for hit in hits:
-        for paragraph in hit.text.split("\n"):
+    texts: list[tuple[set[str], str]] = []
+    if article_text is not None:
+        texts = [({article_id}, article_text(article_id)) for article_id in sorted(chosen)]
+    texts += [({hit.article_id, *(c.article_id for c in hit.carriers)}, hit.text) for hit in hits]
+    for article_ids, text in texts:
+        for paragraph in text.split("\n"):
             words = normalize(paragraph).split()
             if len(words) >= WIRE_WORDS:
-                for article_id in {hit.article_id, *(c.article_id for c in hit.carriers)}:
+                for article_id in article_ids:
                     found.setdefault(article_id, set()).add(" ".join(words))
     return {article_id: frozenset(paragraphs) for article_id, paragraphs in found.items()}
+
+
+def _spread_over_days(lines: list[tuple[float, TimelineEntry]]) -> list[TimelineEntry]:
+    """At most `MAX_LINES` lines: the best scoring line of each day first, best days first, then the
+    next best lines of any day. A story's course is its days: seven lines of a summit's day told less
+    of it than one line each of the summit, the visit that followed and the sanctions kept."""
+    ranked = sorted(lines, key=lambda line: -line[0])
+    days: set[str] = set()
+    first, rest = [], []
+    for _, entry in ranked:
+        day = entry.date.partition("/")[0]
+        (rest if day in days else first).append(entry)
+        days.add(day)
+    return (first + rest)[:MAX_LINES]
 
 
 def _chronological(entry: TimelineEntry) -> tuple[str, float, str]:

@@ -15,6 +15,8 @@ from qa.extractive import ExtractiveAnswerer
 from qa.normalize import normalize
 from qa.records import Answer, Hit, TimelineEntry
 from qa.text import format_date
+from qa import timeline as timeline_module
+from qa.text.dates import find_dates_on
 from qa.timeline import PUBLISHED, TIMELINE_HITS, build_timeline, with_timeline
 from qa.web.render import answer_message, timeline_list
 from qa.web.startup import SEED_EXAMPLES, index_examples, read_examples, title_question
@@ -172,3 +174,34 @@ def test_examples_come_from_the_index_served(aquarius, seed_index: Path, embedde
 ])
 def test_a_title_becomes_a_question_in_its_language(title: str, question: str | None) -> None:
     assert title_question(title) == question
+
+
+@pytest.mark.parametrize(
+    ("sentence", "onset"),
+    [
+        ("ونجحت الاحتجاجات الغاضبة التي استمرت منذ الأربعاء الماضي، في قطع الطريق", True),
+        ("أدت العمليات إلى نزوح أكثر من 120 ألفا، منذ بدء هجوم القوات الحكومية على المحافظة في 19 يونيو", True),
+        ("Protests have gone on since Wednesday in Amman", True),
+        ("وافق مجلس النواب العراقي، الأربعاء، على قرار", False),
+        # "منذ" of another clause does not govern the day.
+        ("تتواصل الاحتجاجات منذ أسابيع، وأعلن الملك الأربعاء استقالة الحكومة", False),
+    ],
+)
+def test_a_day_after_since_starts_a_state_and_does_not_date_the_event(sentence, onset):
+    found = [f for f in find_dates_on(sentence, dt.date(2018, 6, 4)) if f.since == f.until]
+    assert found
+    assert timeline_module._onset(sentence, found[-1]) is onset
+
+
+def _line(day: str, article: str) -> TimelineEntry:
+    return TimelineEntry(date=day, date_text=day, sentence="s", start=0, end=1, article_id=article, passage_id=article,
+                         title="t", sites=(), citation=0, certainty="published")
+
+
+def test_a_timeline_covers_its_days_before_a_second_line_of_one_day(monkeypatch):
+    monkeypatch.setattr(timeline_module, "MAX_LINES", 3)
+    lines = [(0.99, _line("2018-06-12", "a")), (0.98, _line("2018-06-12", "b")), (0.97, _line("2018-06-12", "c")),
+             (0.90, _line("2018-06-19", "d")), (0.80, _line("2018-06-23", "e"))]
+    assert [e.article_id for e in timeline_module._spread_over_days(lines)] == ["a", "d", "e"]
+    monkeypatch.setattr(timeline_module, "MAX_LINES", 4)
+    assert [e.article_id for e in timeline_module._spread_over_days(lines)] == ["a", "d", "e", "b"]

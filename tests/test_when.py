@@ -133,10 +133,15 @@ def test_newest_day_is_the_default_reference():
         ("Who is Spain's prime minister now?", "Who is Spain's prime minister?"),
         ("What is the latest news on the Lifeline ship?", "What is the the Lifeline ship?"),
         ("Quelles sont les dernières nouvelles du navire Lifeline ?", "Quelles sont les navire Lifeline?"),
+        # Timeline cues too.
+        ("ما تطورات معركة مطار الحديدة؟", "ما معركة مطار الحديدة؟"),
+        ("Give me a timeline of Spain's change of government", "Spain's change of government"),
+        ("Chronologie de la crise du navire Lifeline", "crise du navire Lifeline"),
         # "الشهر الحالي" is a time, not a cue; a question that is only cues is kept whole.
-        ("ماذا حدث في الشهر الحالي؟", "ماذا حدث في الشهر الحالي؟"),
+        ("من فاز في انتخابات الشهر الحالي؟", "من فاز في انتخابات الشهر الحالي؟"),
         ("ما آخر الأخبار؟", "ما آخر الأخبار؟"),
+        ("ماذا حدث؟", "ماذا حدث؟"),
     ],
 )
-def test_a_latest_question_is_searched_by_its_story(question, story):
+def test_latest_and_timeline_questions_are_searched_by_their_story(question, story):
     assert topic(question) == story

@@ -74,15 +74,23 @@ _CUE = re.compile(
     rf"|\s+(?:عن|بشأن|حول|on|about|sur|concernant)(?!\w))?",
     re.IGNORECASE,
 )
+# A timeline cue with what it governs ("ما تطورات", "Give me a timeline of", "Chronologie de la"): searched for,
+# "تطورات" finds every "ويأتي هذا التطور" of a story's background (June 2018 newsroom dev, ti68 and ti70).
+_TIMELINE_CUE = re.compile(
+    rf"(?:(?:give\s+me\s+)?(?:a\s+|the\s+)?(?:{_TIMELINE.pattern})(?:\s+(?:of|de\s+la|de|du|des)(?!\w))?)",
+    re.IGNORECASE,
+)
 
 
 def topic(question: str) -> str:
-    """`question` without its latest-state cues: the words to search a latest-state question's story by.
+    """`question` without its latest-state and timeline cues: the words to search its story by.
 
     "ما آخر الأخبار عن معركة الحديدة؟" → "ما معركة الحديدة؟"; "Who is Spain's prime minister now?" →
-    "Who is Spain's prime minister?". A question that is only cues is kept whole.
+    "Who is Spain's prime minister?"; "ما تطورات أزمة السفينة؟" → "ما أزمة السفينة؟". A question that
+    is only cues is kept whole.
     """
-    stripped = re.sub(r"\s+([?؟.!])", r"\1", re.sub(r"\s{2,}", " ", _CUE.sub(" ", question))).strip()
+    stripped = _TIMELINE_CUE.sub(" ", _CUE.sub(" ", question))
+    stripped = re.sub(r"\s+([?؟.!])", r"\1", re.sub(r"\s{2,}", " ", stripped)).strip()
     return stripped if content_words(split_words(stripped)) else question
 
 
