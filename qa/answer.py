@@ -21,12 +21,14 @@ from qa.records import Answer, Hit, Turn
 from qa.retrieve import check_k, check_question, day_filters, newest_first, within_days
 from qa.text import (
     QuestionTime,
+    content_words,
     detect_language,
     format_date,
     format_range,
     published_date,
     question_time,
     resolve_followup,
+    split_words,
     topic,
 )
 from qa.text.dates import LANGUAGES
@@ -354,6 +356,11 @@ def _with_timeline(answer: Answer, query: str, asked: QuestionTime | None, retri
         options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
     # Searched and scored by its story's words, its cues ("ما تطورات", "timeline of") left out.
     story = topic(query)
+    if asked is not None and asked.filtered:
+        # and without the days it names, which the filter keeps to ("ماذا حدث في درعا الأسبوع الماضي").
+        for words in asked.words:
+            story = story.replace(words, " ")
+        story = " ".join(story.split()) if content_words(split_words(story)) else topic(query)
     hits = retriever.search(story, TIMELINE_HITS, **options)
     if asked is not None and asked.filtered:
         hits = within_days(hits, since, until)
