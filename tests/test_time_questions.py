@@ -16,7 +16,7 @@ from qa.answer import ask, make_answerer
 from qa.cli import main
 from qa.embed import Embedder
 from qa.errors import QueryError
-from qa.records import Answer, Filters
+from qa.records import Answer, Filters, Hit
 from qa.retrieve import newest_first
 from qa.text import published_date, topic
 
@@ -259,3 +259,21 @@ def test_json_now(index: tuple[Path, qa.Retriever]) -> None:
         assert story["timeline"] and all({"date", "date_text", "sentence", "sites", "citation"} <= set(e) for e in story["timeline"])
         wrong_type = client.post("/api/ask", json={"question": "ماذا حدث أمس؟", "now": 20180509})
         assert wrong_type.status_code == 400 and "'now' must be an ISO date string" in wrong_type.json()["error"]["message"]
+
+
+def test_a_newer_article_that_tells_the_story_in_its_background_is_not_the_latest(embedder: Embedder) -> None:
+    """Of the passages near the best, the ones whose article's title is on the question's story come first."""
+    def hit(article: str, title: str, published: str, similarity: float) -> Hit:
+        return Hit(passage_id=f"{article}:0", article_id=article, ordinal=0, text="نص", score=similarity, start=0, end=3,
+                   title=title, origin="test", published=published, similarity=similarity)
+
+    vacuum = hit("SK-middleEast-2686-20180630", "العراق يدخل أول فراغ تشريعي منذ 2003", "2018-06-30T19:03:51+00:00", 0.913)
+    recount = hit("SK-middleEast-2678-20180630", "الإعلان عن موعد إعادة فرز الأصوات بالانتخابات العراقية",
+                  "2018-06-30T12:13:05+00:00", 0.925)
+    older = hit("FR-middleEast-654-20180621", "القضاء العراقي يقرر إعادة فرز الأصوات يدويا", "2018-06-21T09:46:00+00:00", 0.80)
+    ordered = newest_first([recount, vacuum, older], qa.answer.RECENCY_MARGIN)
+    assert [h.article_id for h in ordered] == [vacuum.article_id, recount.article_id, older.article_id]
+    first = qa.answer._on_point_first(ordered, topic("ما آخر التطورات في إعادة فرز أصوات الانتخابات العراقية؟"), embedder)
+    assert [h.article_id for h in first] == [recount.article_id, vacuum.article_id, older.article_id]
+    # One title near the best: nothing to choose between.
+    assert qa.answer._on_point_first([older], "إعادة فرز الأصوات", embedder) == [older]
