@@ -380,12 +380,12 @@ def _with_timeline(answer: Answer, query: str, asked: QuestionTime | None, retri
     if asked is not None and asked.filtered:
         options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
     # Searched and scored by its story's words, its cues ("ما تطورات", "timeline of") left out.
-    story = topic(query)
+    story = whole = topic(query)
     if asked is not None and asked.filtered:
         # and without the days it names, which the filter keeps to ("ماذا حدث في درعا الأسبوع الماضي").
         for words in asked.words:
             story = story.replace(words, " ")
-        story = " ".join(story.split()) if content_words(split_words(story)) else topic(query)
+        story = " ".join(story.split()) if content_words(split_words(story)) else whole
     hits = retriever.search(story, TIMELINE_HITS, **options)
     if asked is not None and asked.filtered:
         hits = within_days(hits, since, until)

@@ -112,7 +112,8 @@ def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedde
         if candidate.score < floor:
             break
         best.setdefault(candidate.hit.article_id, candidate)
-    paragraphs = _long_paragraphs(hits, article_text, {a for c in best.values() for a in (c.hit.article_id, *(k.article_id for k in c.hit.carriers))})
+    chosen = {a for c in best.values() for a in (c.hit.article_id, *(k.article_id for k in c.hit.carriers))}
+    paragraphs = _long_paragraphs(hits, article_text, chosen)
     lines: list[tuple[float, TimelineEntry, frozenset[str], frozenset[str]]] = []
     for candidate in best.values():
         entry = _entry(question, candidate, language)
