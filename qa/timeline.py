@@ -13,8 +13,10 @@ import re
 import threading
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any
+
+import numpy as np
 
 from qa.answer_base import Encoder, cite
 from qa.errors import DateError
@@ -35,16 +37,29 @@ from qa.text.dates import (
 
 __all__ = ["PUBLISHED", "TIMELINE_HITS", "build_timeline", "with_timeline"]
 
-# Passages a timeline reads: a story's days are spread over more articles than one answer's top 5.
-TIMELINE_HITS = 30
-# Sentences embedded for a timeline, the most promising first (as an answer's are; see ExtractiveAnswerer).
+# Passages a timeline reads: a story's days are spread over many articles, each telling one event.
+TIMELINE_HITS = 100
+# Sentences embedded for a timeline's lines, the most promising first (as an answer's are; see ExtractiveAnswerer).
 TIMELINE_SENTENCES = 60
-# An article's line is kept when its best sentence scores within this of the best article's (and above
-# the answerer's abstention threshold); at most MAX_LINES lines, the best scoring ones. Set on the odd ids
-# of the newsroom dev timeline questions (benchmarks/bench_timeline.py --sweep): the margin changed nothing
-# from 0.1 to 0.3 (MAX_LINES binds first); 8 lines found 6 of 18 gold events, 12 found 8, 16 found 8;
-# 150 sentences instead of 60 found one more at 12 lines, for 2.5 times the embedding; weighing a sentence
-# that dates its own event 0.03 to 0.1 more found none more.
+# A story's articles are known by their titles (a headline is its article's event in a line): an article of
+# the retrieved passages is on the story when its title's cosine to the question is within TITLE_MARGIN of
+# the best title's and its best passage's within PASSAGE_MARGIN of the best passage's. Articles of one day
+# whose titles' cosine is at least SAME_EVENT tell one event: one line, its outlets listed. Events are
+# ranked by title plus passage cosine; each day's best event comes before a second one of any day (at most
+# EVENTS_A_DAY a day), at most MAX_LINES lines, and a line whose best sentence scores below the answerer's
+# abstention threshold is dropped. Set on the odd ids of the newsroom dev timeline questions
+# (benchmarks/bench_timeline.py --sweep; questions with 3+ gold events / gold events found, odd of 6 with 19
+# events): TITLE_MARGIN 0.05 2/11, 0.08 3/12, 0.12 3/12 (more lines off the story); PASSAGE_MARGIN 0.02 1/6,
+# 0.04 2/11, 0.06 3/12, none 3/12; SAME_EVENT 0.88 3/13, 0.90 3/12, 0.92 2/10 (0.90 taken: a lower one
+# merges more of a day's distinct events into one line); 30 passages instead of 100 found 3/12 at best.
+# Before (each article's best sentence within 0.1 of the best sentence, 30 passages): 1/8 on the odd ids.
+TITLE_MARGIN = 0.08
+PASSAGE_MARGIN = 0.06
+SAME_EVENT = 0.90
+EVENTS_A_DAY = 2
+# A question that names its days (`build_timeline(spread=False)`) reads the best sentences of its first
+# DAY_HITS hits within TIMELINE_MARGIN of the best one, one an article (the settings timelines had before titles).
+DAY_HITS = 30
 TIMELINE_MARGIN = 0.1
 MAX_LINES = 12
 # Two lines are one wire story (collapsed, their outlets listed together) when they fall on one day and
@@ -52,6 +67,8 @@ MAX_LINES = 12
 # WIRE_WORDS words or more (one agency text, as benchmarks/wire_groups.py counts them), whatever their days.
 COPY_OVERLAP = 0.6
 WIRE_WORDS = 20
+# An untitled article is known by this many characters of its best passage instead.
+UNTITLED_CHARS = 200
 # The longest span that still dates one event ("الأسبوع الماضي"); longer ones are the story's background.
 EVENT_DAYS = 7
 # "منذ" / "since" / "depuis" and at most ONSET_WORDS words before a time expression, within its clause.
@@ -76,62 +93,156 @@ def _answerer(embedder: Encoder) -> ExtractiveAnswerer:
         return answerer
 
 
-def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedder: Encoder,
-                   article_text: Callable[[str], str] | None = None) -> tuple[TimelineEntry, ...]:
-    """The dated lines of a story, oldest first: for each relevant article, its sentence that best answers `question`.
+@dataclass
+class _Event:
+    """The articles of one day whose titles tell one event, the best first (`score`, `title`: its title plus
+    passage cosine, its title or, untitled, its passage's opening)."""
 
-    A sentence is scored as the extractive answerer scores an answer's; an article is relevant when
-    its best sentence passes the answerer's abstention threshold and lies within `TIMELINE_MARGIN` of
-    the best article's. A line's date is the sentence's own time expression (the one nearest the
-    question's words, of those that can date an event: a day or a span of at most `EVENT_DAYS`, not
-    after the article's day) resolved against the article's publication date; a sentence that names no
-    such time (none, "since 2015", or a coming day: a plan, reported that day) is dated by its article's
-    publication day (certainty `PUBLISHED`). An article with no date whose sentence names no absolute
-    date cannot be placed, and is left out. Lines on one day whose sentences share `COPY_OVERLAP` of
-    their words, or whose articles' passages share a paragraph of `WIRE_WORDS` words, are one wire
-    story: one line (the best scoring one's sentence), every outlet listed. Citation numbers run 1, 2, ... in
-    line order; `with_timeline` renumbers them among an answer's.
+    day: dt.date | None
+    score: float
+    vector: np.ndarray
+    title: str
+    articles: list[str] = field(default_factory=list)
+
+
+def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedder: Encoder,
+                   article_text: Callable[[str], str] | None = None, spread: bool = True) -> tuple[TimelineEntry, ...]:
+    """The dated lines of a story, oldest first: one per event, its best sentence for `question`.
+
+    The story's articles are those of `hits` whose titles are on it (`TITLE_MARGIN`, `PASSAGE_MARGIN`);
+    the articles of one day with like titles (`SAME_EVENT`) are one event, and each day's best event comes
+    before a second of any day (`EVENTS_A_DAY`, `MAX_LINES`). An event's line is the sentence of its
+    articles that best answers `question`, scored as the extractive answerer scores an answer's; an event
+    whose best sentence falls below the answerer's abstention threshold has no line. A line's date is the
+    sentence's own time expression (the one nearest the question's words, of those that can date an event:
+    a day or a span of at most `EVENT_DAYS`, not after the article's day) resolved against the article's
+    publication date; a sentence that names no such time (none, "since 2015", or a coming day: a plan,
+    reported that day) is dated by its article's publication day (certainty `PUBLISHED`). An article with
+    no date whose sentence names no absolute date cannot be placed, and is left out. Lines on one day whose
+    sentences share `COPY_OVERLAP` of their words, or whose articles share a paragraph of `WIRE_WORDS`
+    words, are one wire story: one line (the best event's sentence), every outlet listed. Citation numbers
+    run 1, 2, ... in line order; `with_timeline` renumbers them among an answer's.
 
     Args:
-        question: what the sentences are scored against (for a follow-up, the resolved query).
+        question: what titles and sentences are scored against (for a follow-up, the resolved query).
         hits: the retrieved passages, best first (`TIMELINE_HITS` of them is what this reads).
         language: "ar", "en" or "fr": the language of `date_text`.
         embedder: the retriever's embedder (`retriever.embedder`).
         article_text: an article's whole text by its id (`lambda a: retriever.article(a).text`), so that
             two outlets' copies of one wire story are known by any paragraph they share, not only by
             those their retrieved passages show (None: the passages alone).
+        spread: True for a story's course over its days (events chosen by their titles, as above); False
+            when the question names a short span ("ماذا حدث في درعا الأسبوع الماضي", the hits already kept
+            to it; `qa.answer.DAYS_NOT_SPREAD` decides): the best sentences of the first `DAY_HITS` hits, one an article, each within
+            `TIMELINE_MARGIN` of the best (a day's other news shares no title with the question's story, and
+            titles near the best of one day's articles let it in).
     """
     language = language if language in LANGUAGES else "en"
     answerer = _answerer(embedder)
-    candidates = answerer.rank_sentences(question, hits)
-    if not candidates:
+    chosen = _story_lines(question, hits, answerer, embedder) if spread else _day_lines(question, hits, answerer)
+    if not chosen:
         return ()
+    readers = {a for event, candidate in chosen
+               for a in (*event.articles, candidate.hit.article_id, *(k.article_id for k in candidate.hit.carriers))}
+    paragraphs = _long_paragraphs(hits, article_text, readers)
+    sites = {a: site for hit in hits for a, site in
+             [(hit.article_id, hit.site), *((c.article_id, c.site) for c in hit.carriers)] if site}
+    lines: list[tuple[TimelineEntry, frozenset[str], frozenset[str]]] = []
+    for event, candidate in chosen:
+        entry = _entry(question, candidate, language)
+        if entry is None:
+            continue
+        articles = tuple(dict.fromkeys([*entry.articles, *event.articles]))
+        entry = replace(entry, articles=articles,
+                        sites=tuple(dict.fromkeys([*entry.sites, *(sites[a] for a in articles if a in sites)])))
+        words = frozenset(normalize(candidate.text).split())
+        shared = frozenset().union(*(paragraphs.get(a, frozenset()) for a in entry.articles))
+        copies = [i for i, (kept, kept_words, kept_shared) in enumerate(lines)
+                  if kept.date == entry.date and _overlap(words, kept_words) >= COPY_OVERLAP or shared & kept_shared]
+        if not copies:
+            lines.append((entry, words, shared))
+            continue
+        # One line for the story, however many lines it joins (a copy of two of them makes them one story).
+        kept, kept_words, kept_shared = lines[copies[0]]
+        for other, _, other_shared in [*(lines[i] for i in copies[1:]), (entry, words, shared)]:
+            kept = replace(kept, sites=tuple(dict.fromkeys(kept.sites + other.sites)),
+                           articles=tuple(dict.fromkeys(kept.articles + other.articles)))
+            kept_shared |= other_shared
+        lines[copies[0]] = (kept, kept_words, kept_shared)
+        for i in reversed(copies[1:]):
+            del lines[i]
+    ordered = sorted((entry for entry, _, _ in lines), key=_chronological)
+    return tuple(replace(entry, citation=number) for number, entry in enumerate(ordered, start=1))
+
+
+def _story_lines(question: str, hits: Sequence[Hit], answerer: ExtractiveAnswerer, embedder: Encoder) -> list[tuple[_Event, Any]]:
+    """Each chosen event of the story with the sentence its line shows (see `build_timeline`)."""
+    chosen = []
+    for event in _spread_over_days(_events(question, hits, embedder)):
+        # Each event's line is read from its best article's passages, apart from the other events' (one
+        # ranking of all would leave a quiet day's sentences out of the most promising), scored against the
+        # question and the article's title: the sentence that tells the headline's event, not one that
+        # repeats the story's background ("وكان البرلمان قد أصدر قرارا بإعادة فرز الأصوات"). Lines whose
+        # date is right by hand (benchmarks/data/timeline-line-dates.json): 93/114 scored against the
+        # question alone, 103/112 against the title alone, 104/113 against both.
+        wanted = set(event.articles[:1])
+        told = [hit for hit in hits if wanted & {hit.article_id, *(c.article_id for c in hit.carriers)}]
+        candidates = answerer.rank_sentences(f"{question} {event.title}", told)
+        if candidates and candidates[0].score >= answerer.min_support:
+            chosen.append((event, candidates[0]))
+    return chosen
+
+
+def _day_lines(question: str, hits: Sequence[Hit], answerer: ExtractiveAnswerer) -> list[tuple[_Event, Any]]:
+    """The best sentence of each relevant article among the first `DAY_HITS` hits, spread over their days."""
+    candidates = answerer.rank_sentences(question, hits[:DAY_HITS])
+    if not candidates:
+        return []
     floor = max(answerer.min_support, candidates[0].score - TIMELINE_MARGIN)
     best: dict[str, Any] = {}
     for candidate in candidates:
         if candidate.score < floor:
             break
         best.setdefault(candidate.hit.article_id, candidate)
-    chosen = {a for c in best.values() for a in (c.hit.article_id, *(k.article_id for k in c.hit.carriers))}
-    paragraphs = _long_paragraphs(hits, article_text, chosen)
-    lines: list[tuple[float, TimelineEntry, frozenset[str], frozenset[str]]] = []
-    for candidate in best.values():
-        entry = _entry(question, candidate, language)
-        if entry is None:
-            continue
-        words = frozenset(normalize(candidate.text).split())
-        shared = frozenset().union(*(paragraphs.get(a, frozenset()) for a in entry.articles))
-        copy = next((i for i, (_, kept, kept_words, kept_shared) in enumerate(lines)
-                     if kept.date == entry.date and _overlap(words, kept_words) >= COPY_OVERLAP or shared & kept_shared), None)
-        if copy is None:
-            lines.append((candidate.score, entry, words, shared))
-            continue
-        score, kept, kept_words, kept_shared = lines[copy]
-        sites = tuple(dict.fromkeys(kept.sites + entry.sites))
-        articles = tuple(dict.fromkeys(kept.articles + entry.articles))
-        lines[copy] = (score, replace(kept, sites=sites, articles=articles), kept_words, kept_shared | shared)
-    ordered = sorted(_spread_over_days([(score, entry) for score, entry, _, _ in lines]), key=_chronological)
-    return tuple(replace(entry, citation=number) for number, entry in enumerate(ordered, start=1))
+    events = [_Event(day=_day(c.hit.published), score=c.score, vector=np.zeros(0), title=c.hit.title,
+                     articles=[article_id]) for article_id, c in best.items()]
+    return [(event, best[event.articles[0]]) for event in _spread_over_days(events, per_day=None)]
+
+
+def _events(question: str, hits: Sequence[Hit], embedder: Encoder) -> list[_Event]:
+    """The story's events among the articles of `hits`, best first (see `build_timeline`)."""
+    found: dict[str, tuple[str, dt.date | None, float]] = {}
+    for hit in hits:
+        for article_id, title, published in [(hit.article_id, hit.title, hit.published),
+                                             *((c.article_id, c.title, c.published) for c in hit.carriers)]:
+            if article_id not in found:
+                found[article_id] = ((title or "").strip() or hit.text[:UNTITLED_CHARS], _day(published), hit.similarity)
+    if not found:
+        return []
+    ids = list(found)
+    vectors = embedder.encode_passages([found[a][0] for a in ids])
+    titles = vectors @ embedder.encode_queries([question])[0]
+    best_title = float(titles.max())
+    best_passage = max(similarity for _, _, similarity in found.values())
+    on_story = sorted(((float(score) + found[a][2], i) for i, (a, score) in enumerate(zip(ids, titles))
+                       if score >= best_title - TITLE_MARGIN and found[a][2] >= best_passage - PASSAGE_MARGIN),
+                      reverse=True)
+    events: list[_Event] = []
+    for score, i in on_story:
+        day = found[ids[i]][1]
+        same = next((e for e in events if e.day == day and float(e.vector @ vectors[i]) >= SAME_EVENT), None)
+        if same is None:
+            events.append(_Event(day=day, score=score, vector=vectors[i], title=found[ids[i]][0], articles=[ids[i]]))
+        else:
+            same.articles.append(ids[i])
+    return events
+
+
+def _day(published: str | None) -> dt.date | None:
+    try:
+        return published_date(published)
+    except DateError:
+        return None
 
 
 def with_timeline(answer: Answer, entries: Sequence[TimelineEntry], hits: Sequence[Hit]) -> Answer:
@@ -227,18 +338,20 @@ def _long_paragraphs(hits: Sequence[Hit], article_text: Callable[[str], str] | N
     return {article_id: frozenset(paragraphs) for article_id, paragraphs in found.items()}
 
 
-def _spread_over_days(lines: list[tuple[float, TimelineEntry]]) -> list[TimelineEntry]:
-    """At most `MAX_LINES` lines: the best scoring line of each day first, best days first, then the
-    next best lines of any day. A story's course is its days: seven lines of a summit's day told less
-    of it than one line each of the summit, the visit that followed and the sanctions kept."""
-    ranked = sorted(lines, key=lambda line: -line[0])
-    days: set[str] = set()
-    first, rest = [], []
-    for _, entry in ranked:
-        day = entry.date.partition("/")[0]
-        (rest if day in days else first).append(entry)
-        days.add(day)
-    return (first + rest)[:MAX_LINES]
+def _spread_over_days(events: list[_Event], per_day: int | None = EVENTS_A_DAY) -> list[_Event]:
+    """At most `MAX_LINES` of `events` (best first): the best event of each day first, best days first, then
+    the second of each day, and so on, at most `per_day` a day (None: no bound). A story's course is its days:
+    seven lines of a summit's day told less of it than one line each of the summit, the visit that followed
+    and the sanctions kept."""
+    taken: dict[dt.date | None, int] = {}
+    rounds: list[list[_Event]] = []
+    for event in events:
+        n = taken.get(event.day, 0)
+        taken[event.day] = n + 1
+        if per_day is None or n < per_day:
+            rounds.extend([] for _ in range(n + 1 - len(rounds)))
+            rounds[n].append(event)
+    return [event for events_of_round in rounds for event in events_of_round][:MAX_LINES]
 
 
 def _chronological(entry: TimelineEntry) -> tuple[str, float, str]:

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import qa
@@ -193,15 +194,18 @@ def test_a_day_after_since_starts_a_state_and_does_not_date_the_event(sentence, 
     assert timeline_module._onset(sentence, found[-1]) is onset
 
 
-def _line(day: str, article: str) -> TimelineEntry:
-    return TimelineEntry(date=day, date_text=day, sentence="s", start=0, end=1, article_id=article, passage_id=article,
-                         title="t", sites=(), citation=0, certainty="published")
+def _event(day: str, article: str, score: float) -> timeline_module._Event:
+    return timeline_module._Event(day=dt.date.fromisoformat(day), score=score, vector=np.zeros(2), title="t", articles=[article])
 
 
-def test_a_timeline_covers_its_days_before_a_second_line_of_one_day(monkeypatch):
+def test_a_timeline_covers_its_days_before_a_second_event_of_one_day(monkeypatch):
+    events = [_event("2018-06-12", "a", 0.99), _event("2018-06-12", "b", 0.98), _event("2018-06-12", "c", 0.97),
+              _event("2018-06-19", "d", 0.90), _event("2018-06-23", "e", 0.80)]
     monkeypatch.setattr(timeline_module, "MAX_LINES", 3)
-    lines = [(0.99, _line("2018-06-12", "a")), (0.98, _line("2018-06-12", "b")), (0.97, _line("2018-06-12", "c")),
-             (0.90, _line("2018-06-19", "d")), (0.80, _line("2018-06-23", "e"))]
-    assert [e.article_id for e in timeline_module._spread_over_days(lines)] == ["a", "d", "e"]
+    assert [e.articles[0] for e in timeline_module._spread_over_days(events)] == ["a", "d", "e"]
     monkeypatch.setattr(timeline_module, "MAX_LINES", 4)
-    assert [e.article_id for e in timeline_module._spread_over_days(lines)] == ["a", "d", "e", "b"]
+    assert [e.articles[0] for e in timeline_module._spread_over_days(events)] == ["a", "d", "e", "b"]
+    # at most EVENTS_A_DAY events of one day, however many lines are allowed
+    monkeypatch.setattr(timeline_module, "MAX_LINES", 12)
+    monkeypatch.setattr(timeline_module, "EVENTS_A_DAY", 2)
+    assert [e.articles[0] for e in timeline_module._spread_over_days(events)] == ["a", "d", "e", "b"]
