@@ -14,6 +14,8 @@ For each of the 12 "timeline" questions of benchmarks/data/newsroom-dev.json, th
   any other line when its date is its article's publication day (which counts a line dated by its own
   words, "الخميس الماضي", wrong even when it is right);
 - chronological: every timeline's dates never go back;
+- on the story: lines of which one article names one of the question's `story_words` (written by hand) in
+  its title or its first OPENING characters: a rough count of lines off the story;
 - wire stories: two lines whose articles share a paragraph of 20 words or more (after normalization, as
   benchmarks/wire_groups.py counts them) are one story told twice;
 - gold events: how many of a question's gold events have one of their articles among the lines' (a line
@@ -51,6 +53,7 @@ WIRE_WORDS = 20
 # A line of another article tells a gold event when it is dated on the event's day and holds this share of
 # the words of the event's summary (written by hand from the gold article's sentence).
 EVENT_WORDS = 0.5
+OPENING = 600
 
 
 def make_timeline(retriever: qa.Retriever, question: str, now: str) -> tuple[tuple[TimelineEntry, ...], str]:
@@ -103,6 +106,7 @@ def score(retriever: qa.Retriever, q: dict[str, Any], entries: tuple[TimelineEnt
         for b in entries[i + 1:]:
             shared = any(paragraphs(retriever, x, cache) & paragraphs(retriever, y, cache) for x in a.articles for y in b.articles)
             twice += shared
+    on_story = sum(any(on_the_story(retriever, a, q["story_words"]) for a in e.articles) for e in entries)
     found_articles = {a for e in entries for a in e.articles}
     found = sum(bool(event_articles(event) & found_articles) for event in q["gold"]["events"])
     found_by_one = sum(event["article"] in found_articles for event in q["gold"]["events"])
@@ -111,8 +115,14 @@ def score(retriever: qa.Retriever, q: dict[str, Any], entries: tuple[TimelineEnt
     return {"id": q["id"], "lines": len(entries), "labelled": labelled, "labelled_right": labelled_right,
             "unlabelled": unlabelled, "unlabelled_right": unlabelled_right, "gold_lines": gold_lines, "gold_right": gold_right,
             "other_lines": other_lines, "other_right": other_right, "other_own_words": other_own_words,
-            "chronological": starts == sorted(starts), "wire_twice": twice, "events": len(q["gold"]["events"]),
+            "chronological": starts == sorted(starts), "wire_twice": twice, "on_story": on_story, "events": len(q["gold"]["events"]),
             "events_found": found, "events_found_by_one_article": found_by_one, "events_told": told}
+
+
+def on_the_story(retriever: qa.Retriever, article_id: str, words: list[str]) -> bool:
+    article = retriever.article(article_id)
+    opening = f"{article.title} {article.text[:OPENING]}"
+    return any(word in opening for word in words)
 
 
 def event_articles(event: dict[str, Any]) -> set[str]:
@@ -148,6 +158,7 @@ def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
                                                      f" ({sum(r['other_own_words'] for r in rows)} dated by their own words)",
         "chronological (target 100%)": f"{sum(r['chronological'] for r in rows)}/{len(rows)}",
         "lines telling one wire story twice (target 0)": sum(r["wire_twice"] for r in rows),
+        "lines on the story (its words in an article's title or opening)": f"{sum(r['on_story'] for r in rows)}/{lines}",
         ">= 3 gold events (target >= 70%)": f"{three}/{len(rows)} = {three / len(rows):.3f}" if rows else "0/0",
         "gold events found": f"{sum(r['events_found'] for r in rows)}/{sum(r['events'] for r in rows)}",
         ">= 3 gold events, by the one article": f"{sum(r['events_found_by_one_article'] >= 3 for r in rows)}/{len(rows)}",
@@ -206,7 +217,7 @@ def main() -> None:
         return
     rows, path, seconds = run(retriever, questions, args.now, args.verbose)
     print(json.dumps({"index": args.index, "now": args.now, "made by": path,
-                      "settings": {name: getattr(timelines, name) for name in
+                      "settings": {name: getattr(timelines, name, None) for name in
                                    ("TIMELINE_HITS", "TIMELINE_SENTENCES", "TITLE_MARGIN", "PASSAGE_MARGIN",
                                     "SAME_EVENT", "EVENTS_A_DAY", "MAX_LINES", "COPY_OVERLAP")},
                       "seconds_per_question": round(seconds / len(questions), 2), **halves(rows)}, ensure_ascii=False, indent=1))
