@@ -209,3 +209,39 @@ def test_a_timeline_covers_its_days_before_a_second_event_of_one_day(monkeypatch
     monkeypatch.setattr(timeline_module, "MAX_LINES", 12)
     monkeypatch.setattr(timeline_module, "EVENTS_A_DAY", 2)
     assert [e.articles[0] for e in timeline_module._spread_over_days(events)] == ["a", "d", "e", "b"]
+
+
+class _TitleVectors:
+    """A fake encoder for `_events`' pure logic: each title's (unit) vector is given; the question's is e1."""
+
+    def __init__(self, vectors: dict[str, list[float]]) -> None:
+        self.vectors = vectors
+
+    def encode_queries(self, texts):
+        return np.array([[1.0, 0.0, 0.0] for _ in texts])
+
+    def encode_passages(self, texts):
+        found = np.array([self.vectors[t] for t in texts], dtype=float)
+        return found / np.linalg.norm(found, axis=1, keepdims=True)
+
+
+def _hit(article: str, title: str, published: str, similarity: float) -> Hit:
+    return Hit(passage_id=f"{article}:0", article_id=article, ordinal=0, text="t", score=similarity, start=0, end=1,
+               title=title, origin="o", site="s", published=published, similarity=similarity)
+
+
+def test_one_days_like_titles_are_one_event_and_titles_off_the_story_are_left_out():
+    # cosine to the question: the two 12 June titles 1.0 and 0.995 (one event: their cosine is ~0.995),
+    # the 13 June one 0.98, the off-story one 0.8 (more than TITLE_MARGIN below the best)
+    titles = {"summit": [1.0, 0.0, 0.0], "summit, handshake": [1.0, 0.1, 0.0], "sanctions kept": [1.0, 0.0, 0.2],
+              "a volcano": [0.8, 0.6, 0.0]}
+    hits = [_hit("a", "summit", "2018-06-12T01:00:00+00:00", 0.90), _hit("b", "summit, handshake", "2018-06-12T05:00:00+00:00", 0.89),
+            _hit("c", "sanctions kept", "2018-06-13T01:00:00+00:00", 0.88), _hit("d", "a volcano", "2018-06-13T02:00:00+00:00", 0.90)]
+    events = timeline_module._events("q", hits, _TitleVectors(titles))
+    assert [(e.day.isoformat(), e.articles) for e in events] == [("2018-06-12", ["a", "b"]), ("2018-06-13", ["c"])]
+    # like titles on two days are two events
+    hits[1] = _hit("b", "summit, handshake", "2018-06-14T05:00:00+00:00", 0.89)
+    assert [e.articles for e in timeline_module._events("q", hits, _TitleVectors(titles))] == [["a"], ["b"], ["c"]]
+    # a passage far below the best one's cosine is not on the story, whatever its title
+    hits[2] = _hit("c", "sanctions kept", "2018-06-13T01:00:00+00:00", 0.90 - timeline_module.PASSAGE_MARGIN - 0.01)
+    assert [e.articles for e in timeline_module._events("q", hits, _TitleVectors(titles))] == [["a"], ["b"]]
