@@ -150,8 +150,7 @@ class Retriever:
     def _dates(self) -> tuple[dt.date | None, dt.date | None]:
         if self._span is None:
             self._check_open()
-            published = {p.article.id: p.article.published for p in self._store.iter_passages()}
-            days = [day for day in map(_day, published.values()) if day is not None]
+            days = [day for day in map(_day, self._store.published_values()) if day is not None]
             self._span = (min(days, default=None), max(days, default=None))
         return self._span
 

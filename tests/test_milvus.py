@@ -79,6 +79,14 @@ def test_both_stores_give_the_same_answer(both: dict[str, qa.Retriever]) -> None
         assert both["milvus"].article("f24-1") == both["faiss"].article("f24-1")
 
 
+def test_both_stores_give_the_same_span_of_days(both: dict[str, qa.Retriever]) -> None:
+    days = sorted({day for a in ARTICLES if (day := (a.get("published") or "")[:10])})
+    for store in (both["faiss"]._store, both["milvus"]._store):
+        assert store.published_values() == {a["published"] for a in ARTICLES if a.get("published")}
+    assert (both["faiss"].oldest, both["faiss"].newest) == (both["milvus"].oldest, both["milvus"].newest)
+    assert (both["faiss"].oldest.isoformat(), both["faiss"].newest.isoformat()) == (days[0], days[-1])
+
+
 def test_filters_become_milvus_expressions() -> None:
     assert filter_expression(None) == filter_expression(Filters()) == ""
     assert filter_expression(Filters(sources=("BBC", 'a"b'))) == 'site_key in ["bbc", "a\\"b"]'

@@ -105,6 +105,9 @@ class Store(Protocol):
     def article(self, article_id: str) -> Article | None:
         """The whole article, as ingested, or None when the index does not hold it."""
 
+    def published_values(self) -> set[str]:
+        """The distinct `published` strings of the articles that have passages (undated ones left out)."""
+
     def sites(self) -> list[str]:
         """The distinct site names of the articles, sorted."""
 

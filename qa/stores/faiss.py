@@ -100,6 +100,9 @@ class FaissStore:
     def article(self, article_id: str) -> Article | None:
         return self._open(self._passages).article(article_id)
 
+    def published_values(self) -> set[str]:
+        return self._open(self._passages).published_values()
+
     def sites(self) -> list[str]:
         return self._metadata_table().site_names
 

@@ -326,6 +326,12 @@ class PassageStore:
             "SELECT p.rowid, a.site, a.category, a.published FROM passages p JOIN articles a ON a.rowid = p.article ORDER BY p.rowid"
         )
 
+    def published_values(self) -> set[str]:
+        """The distinct `published` strings of the articles that have passages (undated ones left out)."""
+        return {published for (published,) in self._db.execute(
+            "SELECT DISTINCT a.published FROM passages p JOIN articles a ON a.rowid = p.article"
+            " WHERE a.published IS NOT NULL AND a.published != ''")}
+
     def iter_passages(self, start: int = 0) -> Iterator[StoredPassage]:
         """Every passage from row `start` on, in vector order (for building side indexes)."""
         last = start - 1

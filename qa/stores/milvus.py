@@ -418,6 +418,10 @@ class MilvusStore:
     def article(self, article_id: str) -> Article | None:
         return self._fetch_articles({article_id}).get(article_id)
 
+    def published_values(self) -> set[str]:
+        # Milvus keeps no article table to ask: every passage is read once (a retriever asks once).
+        return {p.article.published for p in self.iter_passages() if p.article.published}
+
     def sites(self) -> list[str]:
         self._open()
         return list(self._sites)
