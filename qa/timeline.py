@@ -118,9 +118,10 @@ def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedde
 
     The story's articles are those of `hits` whose titles are on it (`TITLE_MARGIN`, `PASSAGE_MARGIN`);
     the articles of one day with like titles (`SAME_EVENT`) are one event, and each day's best event comes
-    before a second of any day (`EVENTS_A_DAY`, `MAX_LINES`). An event's line is the sentence of its
-    articles that best answers `question`, scored as the extractive answerer scores an answer's; an event
-    whose best sentence falls below the answerer's abstention threshold has no line. A line's date is the
+    before a second of any day (`EVENTS_A_DAY`, `MAX_LINES`). An event's line is the sentence of its best
+    article that best answers `question` and that article's title together (the headline's event), scored
+    as the extractive answerer scores an answer's; an event whose best sentence falls below the answerer's
+    abstention threshold has no line. A line's date is the
     sentence's own time expression (the one nearest the question's words, of those that can date an event:
     a day or a span of at most `EVENT_DAYS`, not after the article's day) resolved against the article's
     publication date; a sentence that names no such time (none, "since 2015", or a coming day: a plan,
@@ -140,9 +141,9 @@ def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedde
             those their retrieved passages show (None: the passages alone).
         spread: True for a story's course over its days (events chosen by their titles, as above); False
             when the question names a short span ("ماذا حدث في درعا الأسبوع الماضي", the hits already kept
-            to it; `qa.answer.DAYS_NOT_SPREAD` decides): the best sentences of the first `DAY_HITS` hits, one an article, each within
-            `TIMELINE_MARGIN` of the best (a day's other news shares no title with the question's story, and
-            titles near the best of one day's articles let it in).
+            to it; `qa.answer.DAYS_NOT_SPREAD` decides): the best sentences of the first `DAY_HITS` hits,
+            one an article, each within `TIMELINE_MARGIN` of the best (titles near the best of one day's
+            articles let that day's other news in).
     """
     language = language if language in LANGUAGES else "en"
     answerer = _answerer(embedder)
@@ -185,7 +186,7 @@ def build_timeline(question: str, hits: Sequence[Hit], *, language: str, embedde
 def _story_lines(question: str, hits: Sequence[Hit], answerer: ExtractiveAnswerer, embedder: Encoder) -> list[tuple[_Event, Any]]:
     """Each chosen event of the story with the sentence its line shows (see `build_timeline`)."""
     chosen = []
-    for event in _spread_over_days(_events(question, hits, embedder)):
+    for event in _spread_over_days(_events(question, hits, embedder), per_day=EVENTS_A_DAY):
         # Each event's line is read from its best article's passages, apart from the other events' (one
         # ranking of all would leave a quiet day's sentences out of the most promising), scored against the
         # question and the article's title: the sentence that tells the headline's event, not one that
@@ -345,7 +346,7 @@ def _long_paragraphs(hits: Sequence[Hit], article_text: Callable[[str], str] | N
     return {article_id: frozenset(paragraphs) for article_id, paragraphs in found.items()}
 
 
-def _spread_over_days(events: list[_Event], per_day: int | None = EVENTS_A_DAY) -> list[_Event]:
+def _spread_over_days(events: list[_Event], *, per_day: int | None) -> list[_Event]:
     """At most `MAX_LINES` of `events` (best first): the best event of each day first, best days first, then
     the second of each day, and so on, at most `per_day` a day (None: no bound). A story's course is its days:
     seven lines of a summit's day told less of it than one line each of the summit, the visit that followed

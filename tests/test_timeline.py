@@ -202,13 +202,13 @@ def test_a_timeline_covers_its_days_before_a_second_event_of_one_day(monkeypatch
     events = [_event("2018-06-12", "a", 0.99), _event("2018-06-12", "b", 0.98), _event("2018-06-12", "c", 0.97),
               _event("2018-06-19", "d", 0.90), _event("2018-06-23", "e", 0.80)]
     monkeypatch.setattr(timeline_module, "MAX_LINES", 3)
-    assert [e.articles[0] for e in timeline_module._spread_over_days(events)] == ["a", "d", "e"]
+    assert [e.articles[0] for e in timeline_module._spread_over_days(events, per_day=2)] == ["a", "d", "e"]
     monkeypatch.setattr(timeline_module, "MAX_LINES", 4)
-    assert [e.articles[0] for e in timeline_module._spread_over_days(events)] == ["a", "d", "e", "b"]
-    # at most EVENTS_A_DAY events of one day, however many lines are allowed
+    assert [e.articles[0] for e in timeline_module._spread_over_days(events, per_day=2)] == ["a", "d", "e", "b"]
+    # at most per_day events of one day, however many lines are allowed; None: every one
     monkeypatch.setattr(timeline_module, "MAX_LINES", 12)
-    monkeypatch.setattr(timeline_module, "EVENTS_A_DAY", 2)
-    assert [e.articles[0] for e in timeline_module._spread_over_days(events)] == ["a", "d", "e", "b"]
+    assert [e.articles[0] for e in timeline_module._spread_over_days(events, per_day=2)] == ["a", "d", "e", "b"]
+    assert [e.articles[0] for e in timeline_module._spread_over_days(events, per_day=None)] == ["a", "d", "e", "b", "c"]
 
 
 class _TitleVectors:
