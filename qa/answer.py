@@ -25,7 +25,7 @@ from qa.text import (
     detect_language,
     format_date,
     format_range,
-    published_date,
+    published_day,
     question_time,
     resolve_followup,
     split_words,
@@ -374,10 +374,7 @@ def _as_of(answer: Answer, language: str) -> str:
     if answer.abstained or not answer.citations:
         return ""
     first = answer.citations[0]
-    try:
-        day = published_date(first.published)
-    except DateError:
-        return ""
+    day = published_day(first.published)
     if day is None:
         return ""
     table = AS_OF if first.site else AS_OF_UNSITED

@@ -18,7 +18,7 @@ import numpy as np
 from qa.answer_base import ABSTENTION, Encoder, cite, is_wordless, wordless_answer
 from qa.chunk import answer_sentences
 from qa.embed import token_alignment
-from qa.errors import DateError, SettingsError
+from qa.errors import SettingsError
 from qa.figures import Reading, disagree, read_figure, site_readings
 from qa.reader import (
     Reader,
@@ -42,7 +42,7 @@ from qa.text import (
 )
 from qa.text.answer_date import answer_date
 from qa.text.dates import LANGUAGES as DATE_LANGUAGES
-from qa.text.dates import published_date
+from qa.text.dates import published_day
 from qa.text.lexicon import (
     CARDINALS,
     DAYS,
@@ -578,10 +578,7 @@ def _dated_short(question: str, best: _Candidate, citation: Citation, language: 
     An undated article (or one whose date does not parse) keeps its words, unresolved; a sentence with
     no time expression keeps the rule's phrase.
     """
-    try:
-        anchor = published_date(best.hit.published)
-    except DateError:
-        anchor = None
+    anchor = published_day(best.hit.published)
     prefer = (phrase.start - best.start, phrase.end - best.start) if phrase is not None else None
     found = answer_date(question, best.text, anchor, language=language if language in DATE_LANGUAGES else "en", prefer=prefer)
     if found is None:

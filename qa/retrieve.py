@@ -19,7 +19,7 @@ from qa.config import (
     check_choice,
 )
 from qa.embed import Embedder
-from qa.errors import DateError, IndexMismatchError, QueryError
+from qa.errors import IndexMismatchError, QueryError
 from qa.fusion import Candidates, corpus_script, fuse, lexical_weight
 from qa.manifest import Manifest
 from qa.normalize import normalize
@@ -27,7 +27,7 @@ from qa.records import Article, Carrier, Filters, Hit
 from qa.stores import build_args, locate, open_store
 from qa.stores.base import Ranking, Store, StoreClosedError, StoredPassage
 from qa.stores.filters import date_bounds, published_timestamp, timestamp
-from qa.text.dates import published_date
+from qa.text.dates import published_day
 
 __all__ = [
     "MAX_QUESTION_CHARS", "MAX_TOP_K", "MODES", "Retriever", "check_k", "check_question", "day_filters", "newest_first",
@@ -150,7 +150,7 @@ class Retriever:
     def _dates(self) -> tuple[dt.date | None, dt.date | None]:
         if self._span is None:
             self._check_open()
-            days = [day for day in map(_day, self._store.published_values()) if day is not None]
+            days = [day for day in map(published_day, self._store.published_values()) if day is not None]
             self._span = (min(days, default=None), max(days, default=None))
         return self._span
 
@@ -337,13 +337,6 @@ def _hit(members: list[tuple[StoredPassage, float, float]]) -> Hit:
     )
 
 
-def _day(published: str | None) -> dt.date | None:
-    try:
-        return published_date(published)
-    except DateError:
-        return None
-
-
 def _sort_time(published: str | None) -> float:
     moment = published_timestamp(published)
     return float("inf") if moment is None else moment
@@ -412,7 +405,7 @@ def _newest_key(published: str | None) -> float:
 
 
 def _on_days(published: str | None, since: dt.date | None, until: dt.date | None) -> bool:
-    day = _day(published)
+    day = published_day(published)
     return day is not None and (since is None or day >= since) and (until is None or day <= until)
 
 

@@ -19,7 +19,6 @@ from typing import Any
 import numpy as np
 
 from qa.answer_base import Encoder, cite
-from qa.errors import DateError
 from qa.extractive import ExtractiveAnswerer
 from qa.normalize import normalize
 from qa.records import Answer, Hit, TimelineEntry
@@ -32,7 +31,7 @@ from qa.text.dates import (
     find_dates_on,
     format_date,
     format_range,
-    published_date,
+    published_day,
 )
 
 __all__ = ["PUBLISHED", "TIMELINE_HITS", "build_timeline", "with_timeline"]
@@ -212,7 +211,7 @@ def _day_lines(question: str, hits: Sequence[Hit], answerer: ExtractiveAnswerer)
         if candidate.score < floor:
             break
         best.setdefault(candidate.hit.article_id, candidate)
-    events = [_Event(day=_day(c.hit.published), score=c.score, vector=np.zeros(0), title=c.hit.title,
+    events = [_Event(day=published_day(c.hit.published), score=c.score, vector=np.zeros(0), title=c.hit.title,
                      articles=[article_id]) for article_id, c in best.items()]
     return [(event, best[event.articles[0]]) for event in _spread_over_days(events, per_day=None)]
 
@@ -224,7 +223,7 @@ def _events(question: str, hits: Sequence[Hit], embedder: Encoder) -> list[_Even
         for article_id, title, published in [(hit.article_id, hit.title, hit.published),
                                              *((c.article_id, c.title, c.published) for c in hit.carriers)]:
             if article_id not in found:
-                found[article_id] = ((title or "").strip() or hit.text[:UNTITLED_CHARS], _day(published), hit.similarity)
+                found[article_id] = ((title or "").strip() or hit.text[:UNTITLED_CHARS], published_day(published), hit.similarity)
     if not found:
         return []
     ids = list(found)
@@ -244,13 +243,6 @@ def _events(question: str, hits: Sequence[Hit], embedder: Encoder) -> list[_Even
         else:
             same.articles.append(ids[i])
     return events
-
-
-def _day(published: str | None) -> dt.date | None:
-    try:
-        return published_date(published)
-    except DateError:
-        return None
 
 
 def with_timeline(answer: Answer, entries: Sequence[TimelineEntry], hits: Sequence[Hit]) -> Answer:
@@ -282,10 +274,7 @@ def with_timeline(answer: Answer, entries: Sequence[TimelineEntry], hits: Sequen
 
 def _entry(question: str, candidate: Any, language: str) -> TimelineEntry | None:
     hit: Hit = candidate.hit
-    try:
-        published = published_date(hit.published)
-    except DateError:
-        published = None
+    published = published_day(hit.published)
     datable = [found for found in find_dates_on(candidate.text, published)
                if _dates_an_event(found, published) and not _onset(candidate.text, found)]
     found = choose_expression(question, candidate.text, datable)

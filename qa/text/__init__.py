@@ -11,6 +11,7 @@ from qa.text.dates import (
     format_range,
     format_time,
     published_date,
+    published_day,
 )
 from qa.text.language import (
     CONTEXT_TURNS,
@@ -59,6 +60,7 @@ __all__ = [
     "match_keys",
     "newest_day",
     "published_date",
+    "published_day",
     "question_time",
     "question_times",
     "reference_date",

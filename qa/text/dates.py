@@ -94,6 +94,15 @@ def published_date(published: str | None) -> dt.date | None:
         ) from error
 
 
+def published_day(published: str | None) -> dt.date | None:
+    """`published_date`, with None for a `published` that does not parse as well as for none: where an
+    unreadable date may only leave its article undated (ingestion is where it is refused, saying why)."""
+    try:
+        return published_date(published)
+    except DateError:
+        return None
+
+
 # -- vocabulary ----------------------------------------------------------------------------
 
 # One character in, one character out: spans found in the normalized copy are spans of the text.
