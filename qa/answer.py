@@ -18,7 +18,7 @@ from qa.config import ANSWERERS, MAX_TOP_K, Settings, check_choice
 from qa.errors import DateError, QueryError
 from qa.extractive import FIGURES_LEAD, SHORT_SEPARATOR, ExtractiveAnswerer
 from qa.records import Answer, Hit, Turn
-from qa.retrieve import check_k, check_question, day_filters, newest_first, within_days
+from qa.retrieve import check_k, check_question, day_filters, near_best, newest_first, within_days
 from qa.text import (
     QuestionTime,
     content_words,
@@ -326,8 +326,7 @@ def _on_point_first(ordered: list[Hit], query: str, embedder: Encoder) -> list[H
     whose article's title is within `TITLE_MARGIN` of the best title's cosine to `query` first: a newer
     article that tells the story in its background (a 30 June piece on Iraq's legislative vacuum, asked
     about the recount) is not its latest news. Untitled hits stay where they are."""
-    floor = max(hit.similarity for hit in ordered) - RECENCY_MARGIN
-    near = [hit for hit in ordered if hit.similarity >= floor]
+    near = near_best(ordered, RECENCY_MARGIN)
     titles = list(dict.fromkeys(hit.title.strip() for hit in near if hit.title.strip()))
     if len(titles) < 2:
         return ordered

@@ -30,8 +30,8 @@ from qa.stores.filters import date_bounds, published_timestamp, timestamp
 from qa.text.dates import published_day
 
 __all__ = [
-    "MAX_QUESTION_CHARS", "MAX_TOP_K", "MODES", "Retriever", "check_k", "check_question", "day_filters", "newest_first",
-    "within_days",
+    "MAX_QUESTION_CHARS", "MAX_TOP_K", "MODES", "Retriever", "check_k", "check_question", "day_filters", "near_best",
+    "newest_first", "within_days",
 ]
 
 # Each ranker contributes this many candidates (or 4 k) to the fusion.
@@ -391,12 +391,18 @@ def within_days(hits: Sequence[Hit], since: dt.date | None, until: dt.date | Non
 def newest_first(hits: Sequence[Hit], margin: float) -> list[Hit]:
     """The hits whose cosine (`similarity`) is within `margin` of the best one's, newest publication
     first, then the others in their order; undated and equal times keep their order."""
+    near = near_best(hits, margin)
+    taken = {id(hit) for hit in near}
+    near.sort(key=lambda hit: _newest_key(hit.published))
+    return near + [hit for hit in hits if id(hit) not in taken]
+
+
+def near_best(hits: Sequence[Hit], margin: float) -> list[Hit]:
+    """The hits whose cosine (`similarity`) is within `margin` of the best one's, in their order."""
     if not hits:
         return []
     floor = max(hit.similarity for hit in hits) - margin
-    near = [hit for hit in hits if hit.similarity >= floor]
-    near.sort(key=lambda hit: _newest_key(hit.published))
-    return near + [hit for hit in hits if hit.similarity < floor]
+    return [hit for hit in hits if hit.similarity >= floor]
 
 
 def _newest_key(published: str | None) -> float:
