@@ -384,20 +384,21 @@ def _with_timeline(answer: Answer, query: str, asked: QuestionTime | None, retri
                    search_options: dict[str, Any]) -> Answer:
     """`answer` with the story's timeline, built from `TIMELINE_HITS` passages (of the days asked, if any)."""
     options = dict(search_options)
-    since, until = (asked.since, asked.until) if asked is not None and asked.filtered else (None, None)
-    if asked is not None and asked.filtered:
-        options["filters"] = day_filters(options.get("filters"), since, until, asked=asked.label or "")
+    named = asked if asked is not None and asked.filtered else None  # the days the question names, if any
+    since, until = (named.since, named.until) if named is not None else (None, None)
+    if named is not None:
+        options["filters"] = day_filters(options.get("filters"), since, until, asked=named.label or "")
     # Searched and scored by its story's words, its cues ("ما تطورات", "timeline of") left out.
     story = whole = topic(query)
-    if asked is not None and asked.filtered:
+    if named is not None:
         # and without the days it names, which the filter keeps to ("ماذا حدث في درعا الأسبوع الماضي").
-        for words in asked.words:
+        for words in named.words:
             story = story.replace(words, " ")
         story = " ".join(story.split()) if content_words(split_words(story)) else whole
     hits = retriever.search(story, TIMELINE_HITS, **options)
-    if asked is not None and asked.filtered:
+    if named is not None:
         hits = within_days(hits, since, until)
     entries = build_timeline(story, hits, language=language, embedder=retriever.embedder,
                              article_text=lambda article_id: retriever.article(article_id).text,
-                             spread=not (asked is not None and asked.filtered and _days(asked) <= DAYS_NOT_SPREAD))
+                             spread=named is None or _days(named) > DAYS_NOT_SPREAD)
     return with_timeline(answer, entries, hits)
