@@ -74,7 +74,7 @@ def save_folder(net: Towers, base: Path, out: Path, first: int) -> None:
     """Copy the e5-small folder `base` to `out` with its layers from `first` on replaced by the fine-tuned ones (safetensors)."""
     from safetensors.numpy import load_file, save_file
 
-    if out.exists():
+    if out.exists():  # this run's previous epoch (main refuses a folder that was there before it)
         shutil.rmtree(out)
     shutil.copytree(base, out)
     state = load_file(str(base / "model.safetensors"))
@@ -159,6 +159,9 @@ def main() -> None:
     parser.add_argument("--save", type=Path, help="write a sentence-transformers folder of e5-small with the fine-tuned "
                         "layers here after each epoch (for benchmarks/reader_tower_pipeline.py)")
     args = parser.parse_args()
+    # Each epoch replaces the folder this run wrote; one that was there before is never deleted.
+    if args.save and args.save.exists():
+        parser.error(f"--save {args.save} exists: name a new folder, or delete it first")
     torch.manual_seed(args.seed)
     torch.set_num_threads(2)
     rng = random.Random(args.seed)
